@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Quick start (a): install what is missing, build, start a private PostgreSQL under .local/
+# when DATABASE_URL is unset, migrate, load the dev seed data and serve in the foreground.
+# Extra arguments go to firstsip-server (e.g. --listen=127.0.0.1:50052).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+scripts/install-deps.sh
+scripts/build.sh
+server=${BUILD_DIR:-build}/server/firstsip-server
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  port=${FIRSTSIP_DEV_PG_PORT:-54329}
+  data=$repo/.local/postgres
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$repo"; then
+    # The postgres user cannot reach a checkout under a private folder such as /root.
+    data=/var/lib/firstsip-dev/$(echo -n "$repo" | sha1sum | cut -c1-12)
+    echo "run-dev: $repo is private to root; keeping the dev database in $data" >&2
+  fi
+  scripts/pg-cluster.sh start "$data" "$port" >/dev/null
+  echo "run-dev: private PostgreSQL on 127.0.0.1:$port (data in $data;" \
+    "stop it with scripts/pg-cluster.sh stop $data)" >&2
+  psql -h 127.0.0.1 -p "$port" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'firstsip'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE firstsip"
+  export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/firstsip?sslmode=disable"
+fi
+
+"$server" seed-dev
+exec "$server" "$@"

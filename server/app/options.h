@@ -1,0 +1,31 @@
+// The server's configuration, parsed once from flags and environment in main.cc and checked
+// here before anything starts.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace firstsip::app {
+
+// The private PostgreSQL that `scripts/run-dev.sh` starts; the default when DATABASE_URL is
+// unset, so a developer's first run needs no configuration.
+inline constexpr char kDefaultDatabaseUrl[] =
+    "postgresql://postgres@127.0.0.1:54329/firstsip?sslmode=disable";
+
+struct Options {
+  std::string listen = "127.0.0.1:50051";
+  std::string database_url = kDefaultDatabaseUrl;
+  int pool_size = 4;
+  int max_waiting = 10000;
+  bool migrate_on_start = true;
+  absl::Duration migrate_lock_timeout = absl::Minutes(2);
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  absl::Duration health_interval = absl::Seconds(1);
+};
+
+// INVALID_ARGUMENT naming the flag and its rule; never echoes the database URL.
+absl::Status ValidateOptions(const Options& options);
+
+}  // namespace firstsip::app

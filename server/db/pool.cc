@@ -1,0 +1,319 @@
+#include "db/pool.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "db/sql_error.h"
+
+namespace firstsip::db {
+namespace {
+
+constexpr uint64_t kWakeToken = ~uint64_t{0};
+constexpr int kMaxEvents = 64;
+
+uint32_t EpollMask(Connection::Interest interest) {
+  switch (interest) {
+    case Connection::Interest::kRead:
+      return EPOLLIN;
+    case Connection::Interest::kWrite:
+      return EPOLLOUT;
+    case Connection::Interest::kReadWrite:
+      return EPOLLIN | EPOLLOUT;
+    case Connection::Interest::kNone:
+      return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Pool::Pool(PoolOptions options) : options_(std::move(options)) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.u64 = kWakeToken;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
+  for (int i = 0; i < std::max(1, options_.size); ++i) slots_.push_back(std::make_unique<Slot>());
+  loop_ = std::thread([this] { Run(); });
+}
+
+Pool::~Pool() {
+  Stop();
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void Pool::Execute(const Query& query, Params params, absl::Time deadline, ResultCallback done) {
+  if (params.contains_nul()) {
+    std::move(done)(absl::InternalError(
+        absl::StrCat("parameter of ", query.name, " contains a NUL byte")));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(submit_mutex_);
+    if (!stopped_) {
+      submitted_.push_back(Request{query, std::move(params), deadline, std::move(done)});
+      uint64_t one = 1;
+      // A full eventfd counter still wakes the loop, so a failed write needs no retry.
+      [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+      return;
+    }
+  }
+  std::move(done)(ConnectionLost("the service is shutting down"));
+}
+
+void Pool::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(submit_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  stopping_.store(true);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+  if (loop_.joinable()) loop_.join();
+}
+
+PoolStats Pool::stats() const {
+  return PoolStats{connected_.load(), busy_.load(), waiting_count_.load()};
+}
+
+void Pool::Run() {
+  epoll_event events[kMaxEvents];
+  while (!stopping_.load()) {
+    absl::Time now = absl::Now();
+    ConnectDue(now);
+    int ready = epoll_wait(epoll_fd_, events, kMaxEvents, TimeoutMs(now));
+    if (ready < 0 && errno != EINTR) {
+      LogError(absl::StrCat("epoll_wait failed: ", std::strerror(errno)));
+      break;
+    }
+    for (int i = 0; i < ready; ++i) {
+      if (events[i].data.u64 == kWakeToken) {
+        uint64_t count;
+        [[maybe_unused]] ssize_t got = read(wake_fd_, &count, sizeof(count));
+        continue;
+      }
+      HandleEvent(static_cast<size_t>(events[i].data.u64), events[i].events);
+    }
+    TakeSubmissions();
+    ExpireWaiting(absl::Now());
+    Dispatch();
+    PublishStats();
+  }
+  // Shutting down: nothing new is accepted (stopped_ is set), so fail what is left.
+  TakeSubmissions();
+  absl::Status gone = ConnectionLost("the service is shutting down");
+  FailAllWaiting(gone);
+  for (auto& slot : slots_) {
+    if (slot->connection.state() == Connection::State::kBusy) {
+      Complete(slot->connection.TakeRequest(), gone);
+    }
+    slot->connection.Reset();
+  }
+  PublishStats();
+}
+
+void Pool::TakeSubmissions() {
+  std::vector<Request> batch;
+  {
+    std::lock_guard<std::mutex> lock(submit_mutex_);
+    batch.swap(submitted_);
+  }
+  for (Request& request : batch) {
+    if (unreachable_) {
+      Complete(std::move(request), ConnectionLost("cannot connect to the database"));
+    } else if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
+      Complete(std::move(request),
+               absl::ResourceExhaustedError("too many database requests waiting"));
+    } else {
+      waiting_.push_back(std::move(request));
+    }
+  }
+}
+
+void Pool::Dispatch() {
+  for (size_t i = 0; i < slots_.size() && !waiting_.empty(); ++i) {
+    Connection& connection = slots_[i]->connection;
+    if (connection.state() != Connection::State::kIdle) continue;
+    Request request = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (connection.Begin(std::move(request)) == Connection::Step::kBroken) {
+      Complete(connection.TakeRequest(), ConnectionLost(connection.last_error()));
+      OnBroken(i);
+      continue;
+    }
+    UpdateWatch(i);
+  }
+}
+
+void Pool::ExpireWaiting(absl::Time now) {
+  if (waiting_.empty()) return;
+  std::deque<Request> kept;
+  for (Request& request : waiting_) {
+    if (request.deadline <= now) {
+      Complete(std::move(request), absl::DeadlineExceededError(
+                                       "deadline passed while waiting for a database connection"));
+    } else {
+      kept.push_back(std::move(request));
+    }
+  }
+  waiting_.swap(kept);
+}
+
+void Pool::ConnectDue(absl::Time now) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = *slots_[i];
+    Connection& connection = slot.connection;
+    if (connection.state() == Connection::State::kConnecting && now >= slot.connect_deadline) {
+      LogWarning(absl::StrCat("database connection ", i, ": connect timed out"));
+      connection.Reset();
+      OnBroken(i);
+      continue;
+    }
+    if (connection.state() != Connection::State::kDisconnected || now < slot.next_attempt) continue;
+    if (absl::Status started = connection.StartConnect(options_.dsn); !started.ok()) {
+      OnBroken(i);
+      continue;
+    }
+    slot.connect_deadline = now + options_.connect_timeout;
+    UpdateWatch(i);
+  }
+}
+
+void Pool::HandleEvent(size_t index, uint32_t events) {
+  Slot& slot = *slots_[index];
+  Connection& connection = slot.connection;
+  bool readable = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0;
+  bool writable = (events & EPOLLOUT) != 0;
+  Connection::Step step = Connection::Step::kPending;
+  switch (connection.state()) {
+    case Connection::State::kConnecting:
+      step = connection.ContinueConnect();
+      if (step == Connection::Step::kReady) {
+        if (slot.failures > 0) LogInfo(absl::StrCat("database connection ", index, " restored"));
+        slot.failures = 0;
+        unreachable_ = false;
+      }
+      break;
+    case Connection::State::kIdle:
+      step = connection.PollIdle();
+      break;
+    case Connection::State::kBusy:
+      step = connection.OnSocketReady(readable, writable);
+      if (step == Connection::Step::kCompleted) {
+        Request request = connection.TakeRequest();
+        absl::StatusOr<Result> outcome = connection.TakeOutcome();
+        Complete(std::move(request), std::move(outcome));
+      } else if (step == Connection::Step::kBroken) {
+        Complete(connection.TakeRequest(), ConnectionLost(connection.last_error()));
+      }
+      break;
+    case Connection::State::kDisconnected:
+      return;
+  }
+  if (step == Connection::Step::kBroken) {
+    OnBroken(index);
+    return;
+  }
+  UpdateWatch(index);
+}
+
+void Pool::OnBroken(size_t index) {
+  Slot& slot = *slots_[index];
+  if (slot.registered_fd >= 0) {
+    // The socket is usually closed already, which removed it from epoll; either way it's gone.
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.registered_fd, nullptr);
+    slot.registered_fd = -1;
+  }
+  ++slot.failures;
+  absl::Duration backoff = options_.reconnect_min;
+  for (int i = 1; i < slot.failures && backoff < options_.reconnect_max; ++i) backoff *= 2;
+  backoff = std::min(backoff, options_.reconnect_max);
+  // Full jitter in [backoff/2, backoff] keeps replicas from reconnecting in lockstep.
+  std::uniform_real_distribution<double> spread(0.5, 1.0);
+  slot.next_attempt = absl::Now() + backoff * spread(jitter_);
+  if (slot.failures == 1 || slot.failures % 20 == 0) {
+    LogWarning(absl::StrCat("database connection ", index, " down (", slot.failures,
+                            " failures): ", slot.connection.last_error()));
+  }
+  bool any_usable = std::any_of(slots_.begin(), slots_.end(), [](const auto& s) {
+    auto state = s->connection.state();
+    return state == Connection::State::kIdle || state == Connection::State::kBusy;
+  });
+  if (!any_usable) {
+    // With no connection left there is nothing to wait for: fail fast so callers can retry
+    // elsewhere instead of sitting out their deadlines.
+    unreachable_ = true;
+    FailAllWaiting(ConnectionLost("cannot connect to the database"));
+  }
+}
+
+void Pool::FailAllWaiting(const absl::Status& status) {
+  std::deque<Request> failed;
+  failed.swap(waiting_);
+  for (Request& request : failed) Complete(std::move(request), status);
+}
+
+void Pool::UpdateWatch(size_t index) {
+  Slot& slot = *slots_[index];
+  int fd = slot.connection.socket();
+  uint32_t mask = EpollMask(slot.connection.interest());
+  if (slot.registered_fd >= 0 && slot.registered_fd != fd) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.registered_fd, nullptr);
+    slot.registered_fd = -1;
+  }
+  if (fd < 0 || mask == 0) return;
+  epoll_event event{};
+  event.events = mask;
+  event.data.u64 = index;
+  if (slot.registered_fd == fd) {
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0) return;
+  }
+  // libpq may have closed and reopened the socket under the same number (multi-host DSNs).
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+  }
+  slot.registered_fd = fd;
+}
+
+int Pool::TimeoutMs(absl::Time now) const {
+  absl::Time wake = now + absl::Seconds(1);
+  for (const auto& slot : slots_) {
+    auto state = slot->connection.state();
+    if (state == Connection::State::kDisconnected) wake = std::min(wake, slot->next_attempt);
+    if (state == Connection::State::kConnecting) wake = std::min(wake, slot->connect_deadline);
+  }
+  for (const Request& request : waiting_) wake = std::min(wake, request.deadline);
+  if (wake <= now) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(wake - now, absl::Milliseconds(1))));
+}
+
+void Pool::Complete(Request request, absl::StatusOr<Result> outcome) {
+  if (request.done) std::move(request.done)(std::move(outcome));
+}
+
+void Pool::PublishStats() {
+  int connected = 0;
+  int busy = 0;
+  for (const auto& slot : slots_) {
+    auto state = slot->connection.state();
+    connected += state == Connection::State::kIdle || state == Connection::State::kBusy;
+    busy += state == Connection::State::kBusy;
+  }
+  connected_.store(connected);
+  busy_.store(busy);
+  waiting_count_.store(static_cast<int>(waiting_.size()));
+}
+
+}  // namespace firstsip::db

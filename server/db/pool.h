@@ -1,0 +1,109 @@
+// The asynchronous database engine: a fixed set of connections driven by one event-loop
+// thread (epoll over the libpq sockets). Callers hand in a named statement and a callback and
+// return at once; no caller thread ever waits on PostgreSQL.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "db/connection.h"
+#include "db/params.h"
+#include "db/query.h"
+
+namespace firstsip::db {
+
+struct PoolOptions {
+  std::string dsn;
+  int size = 4;
+  // Requests waiting for a connection beyond this fail with RESOURCE_EXHAUSTED.
+  int max_waiting = 10000;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Reconnects back off exponentially between these bounds, with jitter.
+  absl::Duration reconnect_min = absl::Milliseconds(100);
+  absl::Duration reconnect_max = absl::Seconds(5);
+};
+
+struct PoolStats {
+  int connected = 0;  // idle or busy
+  int busy = 0;
+  int waiting = 0;
+};
+
+class Pool {
+ public:
+  // Starts the event loop and begins connecting; does not wait for the database.
+  explicit Pool(PoolOptions options);
+  // Stops the loop (see Stop).
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Runs `query` with `params` and calls `done` exactly once, on the pool's thread (or on the
+  // calling thread when the pool is stopped), with the rows or with:
+  //   UNAVAILABLE        the database cannot be reached, or the connection broke mid-call;
+  //   DEADLINE_EXCEEDED  `deadline` passed before a connection was free;
+  //   RESOURCE_EXHAUSTED too many requests already waiting;
+  //   INTERNAL           a parameter contains a NUL byte (validate input before this);
+  //   anything StatusFromResult maps the statement's own error to.
+  // `done` must not block: it runs on the loop that serves every other request.
+  void Execute(const Query& query, Params params, absl::Time deadline, ResultCallback done);
+
+  // Fails every waiting and running request with UNAVAILABLE, closes the connections and
+  // joins the loop thread. Idempotent.
+  void Stop();
+
+  PoolStats stats() const;
+
+ private:
+  struct Slot {
+    Connection connection;
+    int registered_fd = -1;
+    int failures = 0;
+    absl::Time next_attempt = absl::InfinitePast();
+    absl::Time connect_deadline = absl::InfiniteFuture();
+  };
+
+  void Run();
+  void TakeSubmissions();
+  void Dispatch();
+  void ExpireWaiting(absl::Time now);
+  void ConnectDue(absl::Time now);
+  void HandleEvent(size_t index, uint32_t events);
+  void OnBroken(size_t index);
+  void FailAllWaiting(const absl::Status& status);
+  void UpdateWatch(size_t index);
+  int TimeoutMs(absl::Time now) const;
+  void Complete(Request request, absl::StatusOr<Result> outcome);
+  void PublishStats();
+
+  const PoolOptions options_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+
+  std::mutex submit_mutex_;
+  std::vector<Request> submitted_;  // guarded by submit_mutex_
+  bool stopped_ = false;            // guarded by submit_mutex_
+  std::atomic<bool> stopping_{false};
+
+  // Loop-thread state.
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::deque<Request> waiting_;
+  bool unreachable_ = false;
+  std::mt19937_64 jitter_{std::random_device{}()};
+
+  std::atomic<int> connected_{0};
+  std::atomic<int> busy_{0};
+  std::atomic<int> waiting_count_{0};
+
+  std::thread loop_;
+};
+
+}  // namespace firstsip::db

@@ -1,0 +1,61 @@
+#include "absl/strings/string_view.h"
+#include "db/result.h"
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace firstsip::db {
+
+int64_t Result::affected_rows() const {
+  if (!result_) return 0;
+  int64_t count = 0;
+  return absl::SimpleAtoi(PQcmdTuples(result_.get()), &count) ? count : 0;
+}
+
+int Result::Column(absl::string_view name) const {
+  if (!result_) return -1;
+  std::string quoted = absl::StrCat("\"", name, "\"");  // keeps PQfnumber case-sensitive
+  return PQfnumber(result_.get(), quoted.c_str());
+}
+
+bool Result::IsNull(int row, int column) const {
+  return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+absl::string_view Result::Text(int row, int column) const {
+  return absl::string_view(PQgetvalue(result_.get(), row, column),
+                          PQgetlength(result_.get(), row, column));
+}
+
+absl::StatusOr<int64_t> Result::Int64(int row, int column) const {
+  if (column < 0 || IsNull(row, column)) {
+    return absl::InternalError(absl::StrCat("expected an integer in column ", column));
+  }
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(Text(row, column), &value)) {
+    return absl::InternalError(absl::StrCat("column ", column, " is not an integer"));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> Result::Bool(int row, int column) const {
+  if (column < 0 || IsNull(row, column)) {
+    return absl::InternalError(absl::StrCat("expected a boolean in column ", column));
+  }
+  absl::string_view text = Text(row, column);
+  if (text == "t") return true;
+  if (text == "f") return false;
+  return absl::InternalError(absl::StrCat("column ", column, " is not a boolean"));
+}
+
+absl::StatusOr<std::optional<int64_t>> Result::OptionalInt64(int row, int column) const {
+  if (column < 0) return absl::InternalError("missing column");
+  if (IsNull(row, column)) return std::optional<int64_t>();
+  auto value = Int64(row, column);
+  if (!value.ok()) return value.status();
+  return std::optional<int64_t>(*value);
+}
+
+}  // namespace firstsip::db

@@ -1,0 +1,42 @@
+// The rows of one completed statement: owns a PGresult and reads its cells in text format.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace firstsip::db {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(PGresult* result) : result_(result) {}
+
+  int rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+  // Rows touched by INSERT/UPDATE/DELETE without RETURNING.
+  int64_t affected_rows() const;
+
+  // Index of the named column, or -1.
+  int Column(absl::string_view name) const;
+
+  bool IsNull(int row, int column) const;
+  absl::string_view Text(int row, int column) const;
+  // These return INTERNAL when the cell does not hold the expected type; NULL reads as nullopt.
+  absl::StatusOr<int64_t> Int64(int row, int column) const;
+  absl::StatusOr<bool> Bool(int row, int column) const;
+  absl::StatusOr<std::optional<int64_t>> OptionalInt64(int row, int column) const;
+
+ private:
+  struct Clear {
+    void operator()(PGresult* result) const { PQclear(result); }
+  };
+  std::unique_ptr<PGresult, Clear> result_;
+};
+
+}  // namespace firstsip::db

@@ -1,0 +1,257 @@
+// firstsip-server: the First Sip data service. Parses configuration once, then runs one of
+//   serve (default)   migrate, then serve gRPC until SIGTERM/SIGINT
+//   migrate ...       schema migrations by hand
+//   seed-dev          development seed data
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "app/migrate_command.h"
+#include "app/options.h"
+#include "common/log.h"
+#include "db/blocking_connection.h"
+#include "db/dsn.h"
+#include "db/pool.h"
+#include "dev/seed_dev.h"
+#include "firstsip/v1/briefing.grpc.pb.h"
+#include "firstsip/v1/identity.grpc.pb.h"
+#include "firstsip/v1/user.grpc.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "migrate/migration_set.h"
+#include "storage/user_store.h"
+#include "transport/health_monitor.h"
+#include "transport/user_service.h"
+
+namespace {
+const firstsip::app::Options kDefaults;
+}  // namespace
+
+ABSL_FLAG(std::string, listen, kDefaults.listen,
+          "gRPC address HOST:PORT (env FIRSTSIP_LISTEN); port 0 picks a free port");
+ABSL_FLAG(std::string, database_url, kDefaults.database_url,
+          "PostgreSQL URL or key=value DSN (env DATABASE_URL)");
+ABSL_FLAG(int, pool_size, kDefaults.pool_size,
+          "database connections (env FIRSTSIP_POOL_SIZE)");
+ABSL_FLAG(int, max_waiting, kDefaults.max_waiting,
+          "requests that may wait for a connection before RESOURCE_EXHAUSTED "
+          "(env FIRSTSIP_MAX_WAITING)");
+ABSL_FLAG(bool, migrate, kDefaults.migrate_on_start,
+          "apply pending migrations at start-up (env FIRSTSIP_MIGRATE); when false, start only "
+          "on a current schema");
+ABSL_FLAG(absl::Duration, migrate_lock_timeout, kDefaults.migrate_lock_timeout,
+          "longest wait for another replica's migration lock (env FIRSTSIP_MIGRATE_LOCK_TIMEOUT)");
+ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
+          "on SIGTERM, how long in-flight calls may finish (env FIRSTSIP_SHUTDOWN_GRACE)");
+ABSL_FLAG(absl::Duration, health_interval, kDefaults.health_interval,
+          "how often health probes the database (env FIRSTSIP_HEALTH_INTERVAL)");
+ABSL_FLAG(std::string, log_level, "info",
+          "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
+
+namespace firstsip {
+namespace {
+
+constexpr char kUsage[] =
+    "First Sip data service.\n\n"
+    "usage: firstsip-server [flags] [serve]\n"
+    "       firstsip-server [flags] migrate up | down N | goto V | force V | version | status\n"
+    "       firstsip-server [flags] seed-dev\n\n"
+    "Flags may be written --pool-size or --pool_size; each also reads the environment "
+    "variable named in its help.";
+
+// Every flag that an environment variable can set. Command-line values win.
+constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
+    {"listen", "FIRSTSIP_LISTEN"},
+    {"database_url", "DATABASE_URL"},
+    {"pool_size", "FIRSTSIP_POOL_SIZE"},
+    {"max_waiting", "FIRSTSIP_MAX_WAITING"},
+    {"migrate", "FIRSTSIP_MIGRATE"},
+    {"migrate_lock_timeout", "FIRSTSIP_MIGRATE_LOCK_TIMEOUT"},
+    {"shutdown_grace", "FIRSTSIP_SHUTDOWN_GRACE"},
+    {"health_interval", "FIRSTSIP_HEALTH_INTERVAL"},
+    {"log_level", "FIRSTSIP_LOG_LEVEL"},
+};
+
+[[noreturn]] void ConfigError(const std::string& line) {
+  std::fprintf(stderr, "firstsip-server: %s\n", line.c_str());
+  std::exit(2);
+}
+
+void ApplyEnvironment() {
+  for (const auto& [flag, variable] : kFlagEnvironment) {
+    const char* value = std::getenv(variable);
+    if (value == nullptr || value[0] == '\0') continue;
+    std::string error;
+    if (!absl::FindCommandLineFlag(flag)->ParseFrom(value, &error)) {
+      // The value itself is not echoed: DATABASE_URL may hold a password.
+      ConfigError(absl::StrCat(variable, " is malformed: ", error.substr(0, error.find('\''))));
+    }
+  }
+}
+
+// Abseil's flag names use underscores; operators type dashes. Accept both.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& arg = args[i];
+    if (arg == "--") break;
+    if (arg.size() < 3 || arg[0] != '-') continue;
+    size_t start = arg[1] == '-' ? 2 : 1;
+    size_t end = std::min(arg.find('='), arg.size());
+    for (size_t k = start; k < end; ++k) {
+      if (arg[k] == '-') arg[k] = '_';
+    }
+  }
+  return args;
+}
+
+LogLevel ParseLogLevel(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "info") return LogLevel::kInfo;
+  if (name == "warning" || name == "warn") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  ConfigError("--log-level: must be debug, info, warning or error");
+}
+
+app::Options OptionsFromFlags() {
+  app::Options options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.pool_size = absl::GetFlag(FLAGS_pool_size);
+  options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  options.migrate_on_start = absl::GetFlag(FLAGS_migrate);
+  options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.health_interval = absl::GetFlag(FLAGS_health_interval);
+  if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
+    ConfigError(std::string(valid.message()));
+  }
+  SetMinLogLevel(ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
+  return options;
+}
+
+// Blocks SIGINT and SIGTERM in every thread (call before starting any), so that WaitForSignal
+// receives them synchronously instead of a handler running at an arbitrary point.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
+  LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
+  if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
+  absl::StatusOr<migrate::MigrationSet> migrations = migrate::MigrationSet::Embedded();
+  if (!migrations.ok()) return 1;
+
+  db::PoolOptions pool_options;
+  pool_options.dsn = options.database_url;
+  pool_options.size = options.pool_size;
+  pool_options.max_waiting = options.max_waiting;
+  db::Pool pool(pool_options);
+
+  storage::UserStore user_store(pool);
+  transport::UserServiceImpl user_service(user_store);
+  // Generated callback services answer UNIMPLEMENTED until their own issues land.
+  v1::IdentityService::CallbackService identity_service;
+  v1::BriefingService::CallbackService briefing_service;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&user_service);
+  builder.RegisterService(&identity_service);
+  builder.RegisterService(&briefing_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "firstsip-server: cannot listen on %s (in use, or not a local address)\n",
+                 options.listen.c_str());
+    pool.Stop();
+    return 1;
+  }
+
+  transport::HealthMonitor health(
+      pool, server->GetHealthCheckService(), migrations->head(),
+      {std::string(v1::UserService::service_full_name()),
+       std::string(v1::IdentityService::service_full_name()),
+       std::string(v1::BriefingService::service_full_name())},
+      options.health_interval);
+  health.Start();
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  LogInfo(absl::StrCat("serving on ", host, ":", port));
+
+  int received = 0;
+  sigwait(&shutdown_signals, &received);
+  LogInfo(absl::StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT",
+                       ": draining in-flight calls"));
+  // Order matters: report NOT_SERVING, stop accepting and let in-flight calls finish (they
+  // need the pool), then close the pool; its loop runs the last callbacks before it exits.
+  health.Stop();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + options.shutdown_grace));
+  server->Wait();
+  pool.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
+int SeedDev(const app::Options& options) {
+  if (!app::PrepareSchema(options, /*migrate=*/true)) return 1;
+  auto connection = db::BlockingConnection::Open(options.database_url);
+  absl::Status outcome = connection.ok() ? dev::SeedDev(**connection) : connection.status();
+  if (!outcome.ok()) {
+    std::fprintf(stderr, "seed-dev: %s\n", std::string(outcome.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace firstsip
+
+int main(int argc, char** argv) {
+  using namespace firstsip;
+  sigset_t shutdown_signals = BlockShutdownSignals();
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "server/main.cc");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  ApplyEnvironment();
+  std::vector<std::string> normalized = NormalizeFlagNames(argc, argv);
+  std::vector<char*> pointers;
+  for (std::string& arg : normalized) pointers.push_back(arg.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(pointers.size()), pointers.data());
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  app::Options options = OptionsFromFlags();
+
+  std::string command = args.empty() ? "serve" : args[0];
+  if (command == "serve" && args.size() <= 1) return Serve(options, shutdown_signals);
+  if (command == "migrate") {
+    return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()),
+                                  options);
+  }
+  if (command == "seed-dev" && args.size() == 1) return SeedDev(options);
+  std::fprintf(stderr, "firstsip-server: unknown command \"%s\"; see --help\n", command.c_str());
+  return 2;
+}

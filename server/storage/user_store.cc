@@ -1,0 +1,222 @@
+#include "storage/user_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "db/sql_error.h"
+
+namespace firstsip::storage {
+namespace {
+
+// The columns every user query returns, with timestamps as epoch microseconds.
+#define FIRSTSIP_USER_COLUMNS                                                              \
+  "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, "    \
+  "(extract(epoch FROM u.last_login_at) * 1000000)::int8 AS last_login_at_us, "            \
+  "(extract(epoch FROM u.last_briefing_at) * 1000000)::int8 AS last_briefing_at_us, "      \
+  "(extract(epoch FROM u.create_time) * 1000000)::int8 AS create_time_us, "                \
+  "(extract(epoch FROM u.update_time) * 1000000)::int8 AS update_time_us, "                \
+  "(extract(epoch FROM u.delete_time) * 1000000)::int8 AS delete_time_us"
+
+constexpr db::Query kCreateUser{
+    "users_create",
+    "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
+    "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
+
+constexpr db::Query kGetUser{"users_get",
+                             "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
+                             "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
+
+constexpr db::Query kGetUserByEmail{"users_get_by_email",
+                                    "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
+                                    "WHERE lower(u.email) = lower($1) AND u.delete_time IS NULL"};
+
+constexpr db::Query kListUsers{
+    "users_list",
+    "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "WHERE u.id > $1 AND ($2 OR u.delete_time IS NULL) AND ($3::text IS NULL OR u.role = $3) "
+    "ORDER BY u.id LIMIT $4"};
+
+// One statement: the UPDATE re-checks the revision on the latest row version (READ COMMITTED
+// re-evaluates its WHERE after waiting for a concurrent writer), and when nothing was updated
+// the second branch says why, from the same statement.
+constexpr db::Query kUpdateUser{
+    "users_update",
+    "WITH updated AS ("
+    "  UPDATE users SET email = coalesce($3, email), name = coalesce($4, name),"
+    "    timezone = coalesce($5, timezone),"
+    "    preferred_briefing_time = coalesce($6, preferred_briefing_time),"
+    "    role = coalesce($7, role), revision = revision + 1, update_time = now()"
+    "  WHERE id = $1 AND delete_time IS NULL AND ($2::int8 IS NULL OR revision = $2)"
+    "  RETURNING *) "
+    "SELECT 'updated' AS outcome, " FIRSTSIP_USER_COLUMNS " FROM updated u "
+    "UNION ALL "
+    "SELECT 'stale', " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "WHERE u.id = $1 AND u.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM updated)"};
+
+constexpr db::Query kDeleteUser{
+    "users_delete",
+    "UPDATE users u SET delete_time = now(), update_time = now(), revision = revision + 1 "
+    "WHERE u.id = $1 AND u.delete_time IS NULL RETURNING " FIRSTSIP_USER_COLUMNS};
+
+constexpr db::Query kUndeleteUser{
+    "users_undelete",
+    "WITH undeleted AS ("
+    "  UPDATE users SET delete_time = NULL, update_time = now(), revision = revision + 1"
+    "  WHERE id = $1 AND delete_time IS NOT NULL RETURNING *) "
+    "SELECT 'undeleted' AS outcome, " FIRSTSIP_USER_COLUMNS " FROM undeleted u "
+    "UNION ALL "
+    "SELECT 'live', " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM undeleted)"};
+
+constexpr char kLiveEmailIndex[] = "users_live_email_key";
+
+absl::Status NotFound(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
+}
+
+// Unique-email violations become a message a caller can act on; other errors pass through.
+absl::Status Explain(absl::Status status) {
+  if (status.code() == absl::StatusCode::kAlreadyExists &&
+      db::ConstraintOf(status) == kLiveEmailIndex) {
+    return absl::AlreadyExistsError("a live user already has this email (case-insensitively)");
+  }
+  return status;
+}
+
+// A callback for statements that return at most one user; no row means `if_none`.
+db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
+  return [if_none = std::move(if_none), done = std::move(done)](
+             absl::StatusOr<db::Result> result) mutable {
+    if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+    absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
+    if (!users.ok()) return std::move(done)(users.status());
+    if (users->empty()) return std::move(done)(if_none);
+    std::move(done)(std::move(users->front()));
+  };
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
+  const int id = result.Column("id"), email = result.Column("email"),
+            name = result.Column("name"), timezone = result.Column("timezone"),
+            briefing_time = result.Column("preferred_briefing_time"),
+            role = result.Column("role"), revision = result.Column("revision"),
+            last_login = result.Column("last_login_at_us"),
+            last_briefing = result.Column("last_briefing_at_us"),
+            created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
+            deleted = result.Column("delete_time_us");
+  std::vector<v1::User> users;
+  users.reserve(result.rows());
+  for (int row = 0; row < result.rows(); ++row) {
+    v1::User& user = users.emplace_back();
+    FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
+    user.set_id(id_value);
+    user.set_email(std::string(result.Text(row, email)));
+    user.set_name(std::string(result.Text(row, name)));
+    user.set_timezone(std::string(result.Text(row, timezone)));
+    user.set_preferred_briefing_time(std::string(result.Text(row, briefing_time)));
+    FIRSTSIP_ASSIGN_OR_RETURN(v1::Role role_value, logic::RoleFromStored(result.Text(row, role)));
+    user.set_role(role_value);
+    FIRSTSIP_ASSIGN_OR_RETURN(int64_t revision_value, result.Int64(row, revision));
+    user.set_etag(logic::EtagForRevision(revision_value));
+    using MutableTimestamp = google::protobuf::Timestamp* (v1::User::*)();
+    const std::pair<int, MutableTimestamp> timestamps[] = {
+        {last_login, &v1::User::mutable_last_login_at},
+        {last_briefing, &v1::User::mutable_last_briefing_at},
+        {created, &v1::User::mutable_create_time},
+        {updated, &v1::User::mutable_update_time},
+        {deleted, &v1::User::mutable_delete_time}};
+    for (const auto& [column, mutable_field] : timestamps) {
+      FIRSTSIP_ASSIGN_OR_RETURN(std::optional<int64_t> micros, result.OptionalInt64(row, column));
+      // A NULL column leaves the field unset rather than a zero timestamp.
+      if (micros.has_value()) SetTimestampMicros(*micros, (user.*mutable_field)());
+    }
+  }
+  return users;
+}
+
+void UserStore::Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done) {
+  db::Params params;
+  params.Add(user.email).Add(user.name).Add(user.timezone).Add(user.preferred_briefing_time).Add(
+      user.role);
+  pool_.Execute(kCreateUser, std::move(params), deadline,
+                OneUser(absl::InternalError("insert returned no row"), std::move(done)));
+}
+
+void UserStore::Get(int64_t id, bool show_deleted, absl::Time deadline, Done<v1::User> done) {
+  db::Params params;
+  params.Add(id).Add(show_deleted);
+  pool_.Execute(kGetUser, std::move(params), deadline, OneUser(NotFound(id), std::move(done)));
+}
+
+void UserStore::GetByEmail(const std::string& email, absl::Time deadline, Done<v1::User> done) {
+  db::Params params;
+  params.Add(email);
+  pool_.Execute(kGetUserByEmail, std::move(params), deadline,
+                OneUser(absl::NotFoundError("no live user has this email"), std::move(done)));
+}
+
+void UserStore::List(const UserListQuery& query, absl::Time deadline,
+                     Done<std::vector<v1::User>> done) {
+  db::Params params;
+  params.Add(query.after_id).Add(query.show_deleted).Add(query.role).Add(query.limit);
+  pool_.Execute(kListUsers, std::move(params), deadline,
+                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(std::move(result).status());
+                  std::move(done)(UsersFromResult(*result));
+                });
+}
+
+void UserStore::Update(int64_t id, const logic::UserPatch& patch, absl::Time deadline,
+                       Done<v1::User> done) {
+  db::Params params;
+  params.Add(id)
+      .Add(patch.expected_revision)
+      .Add(patch.email)
+      .Add(patch.name)
+      .Add(patch.timezone)
+      .Add(patch.preferred_briefing_time)
+      .Add(patch.role);
+  pool_.Execute(
+      kUpdateUser, std::move(params), deadline,
+      [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+        if (result->rows() == 0) return std::move(done)(NotFound(id));
+        if (result->Text(0, result->Column("outcome")) == "stale") {
+          return std::move(done)(absl::AbortedError(
+              "user.etag: the user changed since this etag was issued; read it again and retry"));
+        }
+        absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
+        if (!users.ok()) return std::move(done)(users.status());
+        std::move(done)(std::move(users->front()));
+      });
+}
+
+void UserStore::Delete(int64_t id, absl::Time deadline, Done<v1::User> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(kDeleteUser, std::move(params), deadline, OneUser(NotFound(id), std::move(done)));
+}
+
+void UserStore::Undelete(int64_t id, absl::Time deadline, Done<v1::User> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(
+      kUndeleteUser, std::move(params), deadline,
+      [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+        if (result->rows() == 0) return std::move(done)(NotFound(id));
+        if (result->Text(0, result->Column("outcome")) == "live") {
+          return std::move(done)(absl::FailedPreconditionError(
+              absl::StrCat("user ", id, " is not deleted")));
+        }
+        absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
+        if (!users.ok()) return std::move(done)(users.status());
+        std::move(done)(std::move(users->front()));
+      });
+}
+
+}  // namespace firstsip::storage

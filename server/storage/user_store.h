@@ -1,0 +1,58 @@
+// Storage for users: the named SQL statements, run through the asynchronous pool, and the one
+// mapping from a users row to v1::User. Every call returns at once and reports through `done`
+// on the pool's thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "db/pool.h"
+#include "firstsip/v1/user.pb.h"
+#include "logic/user_rules.h"
+
+namespace firstsip::storage {
+
+template <typename T>
+using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
+
+struct UserListQuery {
+  int64_t after_id = 0;
+  int limit = 50;
+  bool show_deleted = false;
+  std::optional<std::string> role;  // stored form; unset lists every role
+};
+
+class UserStore {
+ public:
+  explicit UserStore(db::Pool& pool) : pool_(pool) {}
+
+  // ALREADY_EXISTS when a live user has the email (case-insensitively).
+  void Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done);
+  // NOT_FOUND when absent, or soft-deleted and !show_deleted.
+  void Get(int64_t id, bool show_deleted, absl::Time deadline, Done<v1::User> done);
+  // Live users only; NOT_FOUND otherwise.
+  void GetByEmail(const std::string& email, absl::Time deadline, Done<v1::User> done);
+  // Up to query.limit users with id > query.after_id, in id order.
+  void List(const UserListQuery& query, absl::Time deadline, Done<std::vector<v1::User>> done);
+  // NOT_FOUND for a missing or deleted user; ABORTED when expected_revision is stale;
+  // ALREADY_EXISTS when the new email is taken. Atomic: one statement.
+  void Update(int64_t id, const logic::UserPatch& patch, absl::Time deadline, Done<v1::User> done);
+  // Soft delete; NOT_FOUND when missing or already deleted.
+  void Delete(int64_t id, absl::Time deadline, Done<v1::User> done);
+  // NOT_FOUND when missing; FAILED_PRECONDITION when not deleted; ALREADY_EXISTS when a live
+  // user has taken the email meanwhile (the unique index decides, so no race can slip by).
+  void Undelete(int64_t id, absl::Time deadline, Done<v1::User> done);
+
+ private:
+  db::Pool& pool_;
+};
+
+// Maps every row of a result that selected the user columns. The one place rows become Users.
+absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
+
+}  // namespace firstsip::storage

@@ -1,0 +1,77 @@
+#include "transport/health_monitor.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace firstsip::transport {
+namespace {
+
+constexpr db::Query kSchemaVersion{"health_schema_version",
+                                   "SELECT version, dirty FROM schema_migrations"};
+
+}  // namespace
+
+HealthMonitor::HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* health,
+                             int64_t head_version, std::vector<std::string> services,
+                             absl::Duration interval)
+    : pool_(pool),
+      health_(health),
+      head_version_(head_version),
+      services_(std::move(services)),
+      interval_(interval) {}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+void HealthMonitor::Start() {
+  Report(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void HealthMonitor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  serving_.store(false);
+  if (health_ != nullptr) health_->Shutdown();  // NOT_SERVING for everyone, from now on
+}
+
+void HealthMonitor::Report(bool serving) {
+  bool changed = serving_.exchange(serving) != serving || !reported_.exchange(true);
+  if (!changed || health_ == nullptr) return;
+  health_->SetServingStatus(serving);
+  for (const std::string& service : services_) health_->SetServingStatus(service, serving);
+  LogInfo(absl::StrCat("health: ", serving ? "SERVING" : "NOT_SERVING"));
+}
+
+void HealthMonitor::Run() {
+  // The probe's callback may outlive this object's wait, so it shares only a flag holder.
+  auto alive = std::make_shared<std::atomic<bool>>(true);
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_) {
+    lock.unlock();
+    pool_.Execute(kSchemaVersion, db::Params(), absl::Now() + interval_,
+                  [this, alive, head = head_version_](absl::StatusOr<db::Result> result) {
+                    if (!alive->load()) return;
+                    bool ok = result.ok() && result->rows() == 1;
+                    if (ok) {
+                      auto version = result->Int64(0, 0);
+                      auto dirty = result->Bool(0, 1);
+                      ok = version.ok() && dirty.ok() && *version == head && !*dirty;
+                    }
+                    Report(ok);
+                  });
+    lock.lock();
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; });
+  }
+  alive->store(false);
+}
+
+}  // namespace firstsip::transport
