@@ -40,6 +40,11 @@ case "$command" in
         exit 1
       }
     fi
+    if [ -f "$dir/data/postmaster.pid" ] && as_postgres "$pg_bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      already_running=1
+    else
+      already_running=0
+    fi
     if [ -n "$port" ]; then
       listen="-c listen_addresses=127.0.0.1 -c unix_socket_directories= -p $port"
       conninfo="host=127.0.0.1 port=$port user=postgres"
@@ -50,14 +55,14 @@ case "$command" in
       ready_args=(-h "$dir" -p 5432)
     fi
     # Durability is not the point of a scratch cluster; speed is.
-    as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    [ "$already_running" -eq 1 ] || as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "$listen -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
           -c max_connections=200 -c shared_buffers=128MB" start >/dev/null || {
       tail -n 20 "$dir/server.log" >&2
       exit 1
     }
     for _ in $(seq 1 100); do
-      "$pg_bin/pg_isready" -q "${ready_args[@]}" && break
+      "$pg_bin/pg_isready" -q -U postgres "${ready_args[@]}" && break
       sleep 0.1
     done
     echo "$conninfo" >"$dir/conninfo"

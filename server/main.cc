@@ -4,10 +4,12 @@
 //   seed-dev          development seed data
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -29,11 +31,13 @@
 #include "firstsip/v1/briefing.grpc.pb.h"
 #include "firstsip/v1/identity.grpc.pb.h"
 #include "firstsip/v1/user.grpc.pb.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "migrate/migration_set.h"
 #include "storage/user_store.h"
+#include "transport/call_tracker.h"
 #include "transport/health_monitor.h"
 #include "transport/user_service.h"
 
@@ -45,8 +49,7 @@ ABSL_FLAG(std::string, listen, kDefaults.listen,
           "gRPC address HOST:PORT (env FIRSTSIP_LISTEN); port 0 picks a free port");
 ABSL_FLAG(std::string, database_url, kDefaults.database_url,
           "PostgreSQL URL or key=value DSN (env DATABASE_URL)");
-ABSL_FLAG(int, pool_size, kDefaults.pool_size,
-          "database connections (env FIRSTSIP_POOL_SIZE)");
+ABSL_FLAG(int, pool_size, kDefaults.pool_size, "database connections (env FIRSTSIP_POOL_SIZE)");
 ABSL_FLAG(int, max_waiting, kDefaults.max_waiting,
           "requests that may wait for a connection before RESOURCE_EXHAUSTED "
           "(env FIRSTSIP_MAX_WAITING)");
@@ -59,8 +62,7 @@ ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
           "on SIGTERM, how long in-flight calls may finish (env FIRSTSIP_SHUTDOWN_GRACE)");
 ABSL_FLAG(absl::Duration, health_interval, kDefaults.health_interval,
           "how often health probes the database (env FIRSTSIP_HEALTH_INTERVAL)");
-ABSL_FLAG(std::string, log_level, "info",
-          "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
 
 namespace firstsip {
 namespace {
@@ -176,6 +178,10 @@ int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  transport::CallTracker calls;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(calls.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&user_service);
@@ -189,12 +195,11 @@ int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
     return 1;
   }
 
-  transport::HealthMonitor health(
-      pool, server->GetHealthCheckService(), migrations->head(),
-      {std::string(v1::UserService::service_full_name()),
-       std::string(v1::IdentityService::service_full_name()),
-       std::string(v1::BriefingService::service_full_name())},
-      options.health_interval);
+  transport::HealthMonitor health(pool, server->GetHealthCheckService(), migrations->head(),
+                                  {std::string(v1::UserService::service_full_name()),
+                                   std::string(v1::IdentityService::service_full_name()),
+                                   std::string(v1::BriefingService::service_full_name())},
+                                  options.health_interval);
   health.Start();
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", port));
@@ -206,7 +211,21 @@ int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
   // Order matters: report NOT_SERVING, stop accepting and let in-flight calls finish (they
   // need the pool), then close the pool; its loop runs the last callbacks before it exits.
   health.Stop();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + options.shutdown_grace));
+  absl::Time give_up = absl::Now() + options.shutdown_grace;
+  std::atomic<bool> drained{false};
+  std::thread drain([&] {
+    server->Shutdown(absl::ToChronoTime(give_up));
+    drained.store(true);
+  });
+  // gRPC's Shutdown also waits for clients to hang up their idle connections. Once Shutdown
+  // has stopped new calls (it does so at once; the pause covers the thread's start) and our
+  // own calls are done, nothing is left to wait for: close those connections.
+  absl::SleepFor(absl::Milliseconds(50));
+  while (!drained.load()) {
+    if (calls.in_flight() == 0) grpc_server_cancel_all_calls(server->c_server());
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  drain.join();
   server->Wait();
   pool.Stop();
   LogInfo("stopped");
@@ -248,8 +267,7 @@ int main(int argc, char** argv) {
   std::string command = args.empty() ? "serve" : args[0];
   if (command == "serve" && args.size() <= 1) return Serve(options, shutdown_signals);
   if (command == "migrate") {
-    return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()),
-                                  options);
+    return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()), options);
   }
   if (command == "seed-dev" && args.size() == 1) return SeedDev(options);
   std::fprintf(stderr, "firstsip-server: unknown command \"%s\"; see --help\n", command.c_str());

@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include "app/options.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "db/dsn.h"
 
 namespace firstsip::app {

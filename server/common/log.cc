@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/log.h"
 
 #include <atomic>
@@ -6,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -35,9 +35,9 @@ void SetMinLogLevel(LogLevel level) { min_level.store(level, std::memory_order_r
 void Log(LogLevel level, absl::string_view message) {
   if (level < min_level.load(std::memory_order_relaxed)) return;
   // One fwrite per line keeps lines from different threads whole.
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-      LevelName(level), " ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   LevelName(level), " ", message, "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

@@ -4,11 +4,11 @@
 #include "absl/status/status.h"
 
 // Returns from the current function when `expr` yields a non-OK absl::Status.
-#define FIRSTSIP_RETURN_IF_ERROR(expr)               \
-  do {                                               \
-    if (absl::Status _st = (expr); !_st.ok()) {      \
-      return _st;                                    \
-    }                                                \
+#define FIRSTSIP_RETURN_IF_ERROR(expr)          \
+  do {                                          \
+    if (absl::Status _st = (expr); !_st.ok()) { \
+      return _st;                               \
+    }                                           \
   } while (false)
 
 #define FIRSTSIP_CONCAT_INNER(a, b) a##b

@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "db/connection.h"
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "db/sql_error.h"
 

@@ -3,7 +3,6 @@
 // that fails is marked broken and must be reset before it is used again.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <libpq-fe.h>
 
 #include <string>
@@ -12,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "db/params.h"
 #include "db/query.h"

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "db/dsn.h"
 
 #include <libpq-fe.h>
@@ -8,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 
 namespace firstsip::db {
 namespace {

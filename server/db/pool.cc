@@ -55,8 +55,8 @@ Pool::~Pool() {
 
 void Pool::Execute(const Query& query, Params params, absl::Time deadline, ResultCallback done) {
   if (params.contains_nul()) {
-    std::move(done)(absl::InternalError(
-        absl::StrCat("parameter of ", query.name, " contains a NUL byte")));
+    std::move(done)(
+        absl::InternalError(absl::StrCat("parameter of ", query.name, " contains a NUL byte")));
     return;
   }
   {

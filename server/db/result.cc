@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "db/result.h"
 
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace firstsip::db {
 
@@ -26,7 +26,7 @@ bool Result::IsNull(int row, int column) const {
 
 absl::string_view Result::Text(int row, int column) const {
   return absl::string_view(PQgetvalue(result_.get(), row, column),
-                          PQgetlength(result_.get(), row, column));
+                           PQgetlength(result_.get(), row, column));
 }
 
 absl::StatusOr<int64_t> Result::Int64(int row, int column) const {

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "db/sql_error.h"
 
 #include <string>
@@ -6,12 +5,15 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace firstsip::db {
 namespace {
 
 constexpr absl::string_view kSqlStatePayload = "type.firstsip.dev/sqlstate";
 constexpr absl::string_view kConstraintPayload = "type.firstsip.dev/constraint";
+
+}  // namespace
 
 absl::StatusCode CodeForSqlState(absl::string_view state) {
   if (state == "23505") return absl::StatusCode::kAlreadyExists;
@@ -26,8 +28,6 @@ absl::StatusCode CodeForSqlState(absl::string_view state) {
   return absl::StatusCode::kInternal;
 }
 
-}  // namespace
-
 bool IsConnectionFatal(absl::string_view sqlstate) {
   return absl::StartsWith(sqlstate, "08") || sqlstate == "57P01" || sqlstate == "57P02" ||
          sqlstate == "57P03";
@@ -36,8 +36,7 @@ bool IsConnectionFatal(absl::string_view sqlstate) {
 absl::Status StatusFromResult(const PGresult* result, absl::string_view query_name) {
   const char* state_field = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_field ? state_field : "";
-  absl::StatusCode code =
-      state.empty() ? absl::StatusCode::kUnavailable : CodeForSqlState(state);
+  absl::StatusCode code = state.empty() ? absl::StatusCode::kUnavailable : CodeForSqlState(state);
   absl::Status status(code, absl::StrCat("database error in ", query_name, " (SQLSTATE ",
                                          state.empty() ? "none" : state, ")"));
   if (!state.empty()) status.SetPayload(kSqlStatePayload, absl::Cord(state));

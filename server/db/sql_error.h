@@ -5,9 +5,8 @@
 
 #include <libpq-fe.h>
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace firstsip::db {
 
@@ -21,6 +20,9 @@ namespace firstsip::db {
 //   anything else                                 -> INTERNAL
 // The SQLSTATE and the violated constraint ride along as payloads (see SqlStateOf).
 absl::Status StatusFromResult(const PGresult* result, absl::string_view query_name);
+
+// The code StatusFromResult picks for a SQLSTATE (exposed for its table-driven test).
+absl::StatusCode CodeForSqlState(absl::string_view sqlstate);
 
 // The status for a connection that failed or broke: always UNAVAILABLE.
 absl::Status ConnectionLost(absl::string_view detail);

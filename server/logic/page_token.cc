@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "logic/page_token.h"
 
 #include <openssl/evp.h>
@@ -7,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace firstsip::logic {
 namespace {
@@ -18,8 +18,8 @@ constexpr size_t kTokenBytes = 1 + kKeyBytes + kDigestBytes;
 
 std::string Digest(absl::string_view collection, absl::string_view filter, int64_t key) {
   // Length-prefixed so no two (collection, filter) pairs hash the same text.
-  std::string input = absl::StrCat(collection.size(), ":", collection, "|", filter.size(), ":",
-                                   filter, "|", key);
+  std::string input =
+      absl::StrCat(collection.size(), ":", collection, "|", filter.size(), ":", filter, "|", key);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
@@ -51,8 +51,9 @@ absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_vi
                                         absl::string_view filter, absl::string_view field) {
   auto invalid = [&] {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not a page token this service issued for this request "
-                            "(tokens are bound to their filters; start again without one)"));
+        absl::StrCat(field,
+                     ": not a page token this service issued for this request "
+                     "(tokens are bound to their filters; start again without one)"));
   };
   std::string raw;
   if (token.size() > 64 || !absl::WebSafeBase64Unescape(token, &raw) || raw.size() != kTokenBytes ||

@@ -1,9 +1,9 @@
-#include "absl/strings/string_view.h"
 #include "logic/user_rules.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "logic/validators.h"
 
@@ -13,7 +13,7 @@ namespace {
 using logic::kMaxNameLength;
 
 constexpr absl::string_view kMaskPaths[] = {"email", "name", "timezone", "preferred_briefing_time",
-                                           "role"};
+                                            "role"};
 constexpr absl::string_view kEtagPrefix = "r";
 
 }  // namespace
@@ -25,9 +25,8 @@ absl::StatusOr<std::string> RoleToStored(v1::Role role, absl::string_view field)
     case v1::ROLE_ADMIN:
       return std::string("admin");
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": must be ROLE_USER or ROLE_ADMIN (got ", static_cast<int>(role),
-                       ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": must be ROLE_USER or ROLE_ADMIN (got ", static_cast<int>(role), ")"));
   }
 }
 
@@ -44,8 +43,9 @@ absl::StatusOr<int64_t> RevisionFromEtag(absl::string_view etag, absl::string_vi
   if (etag.substr(0, kEtagPrefix.size()) != kEtagPrefix ||
       !absl::SimpleAtoi(etag.substr(kEtagPrefix.size()), &revision) || revision <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not an etag this service issued; use the etag of a User it "
-                            "returned"));
+        absl::StrCat(field,
+                     ": not an etag this service issued; use the etag of a User it "
+                     "returned"));
   }
   return revision;
 }
@@ -61,8 +61,8 @@ absl::StatusOr<NewUser> PrepareNewUser(const v1::User& user) {
   prepared.preferred_briefing_time = user.preferred_briefing_time().empty()
                                          ? kDefaultBriefingTime
                                          : user.preferred_briefing_time();
-  FIRSTSIP_RETURN_IF_ERROR(logic::ValidateClockTime(prepared.preferred_briefing_time,
-                                                         "user.preferred_briefing_time"));
+  FIRSTSIP_RETURN_IF_ERROR(
+      logic::ValidateClockTime(prepared.preferred_briefing_time, "user.preferred_briefing_time"));
   v1::Role role = user.role() == v1::ROLE_UNSPECIFIED ? v1::ROLE_USER : user.role();
   FIRSTSIP_ASSIGN_OR_RETURN(prepared.role, RoleToStored(role, "user.role"));
   return prepared;
@@ -86,8 +86,8 @@ absl::StatusOr<UserPatch> PrepareUserPatch(const v1::User& user,
       FIRSTSIP_RETURN_IF_ERROR(logic::ValidateTimezone(user.timezone(), "user.timezone"));
       patch.timezone = user.timezone();
     } else if (path == "preferred_briefing_time") {
-      FIRSTSIP_RETURN_IF_ERROR(logic::ValidateClockTime(user.preferred_briefing_time(),
-                                                             "user.preferred_briefing_time"));
+      FIRSTSIP_RETURN_IF_ERROR(
+          logic::ValidateClockTime(user.preferred_briefing_time(), "user.preferred_briefing_time"));
       patch.preferred_briefing_time = user.preferred_briefing_time();
     } else if (path == "role") {
       FIRSTSIP_ASSIGN_OR_RETURN(patch.role, RoleToStored(user.role(), "user.role"));

@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "logic/validators.h"
 
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace firstsip::logic {

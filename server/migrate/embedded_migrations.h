@@ -2,6 +2,7 @@
 #pragma once
 
 #include <span>
+
 #include "absl/strings/string_view.h"
 
 namespace firstsip::migrate {

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "migrate/migration_set.h"
 
 #include <openssl/evp.h>
@@ -10,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
 namespace firstsip::migrate {
@@ -30,7 +30,8 @@ absl::StatusOr<MigrationFileName> ParseMigrationFileName(absl::string_view file_
     return invalid("must end in .up.sql or .down.sql");
   }
   size_t underscore = rest.find('_');
-  if (underscore == absl::string_view::npos) return invalid("needs an underscore after the version");
+  if (underscore == absl::string_view::npos)
+    return invalid("needs an underscore after the version");
   absl::string_view digits = rest.substr(0, underscore);
   absl::string_view description = rest.substr(underscore + 1);
   if (digits.empty() || digits.size() > 18 ||
@@ -59,9 +60,9 @@ absl::StatusOr<MigrationSet> MigrationSet::FromFiles(std::span<const EmbeddedFil
     migration.version = name->version;
     auto [it, inserted] = description_of.emplace(name->version, name->description);
     if (!inserted && it->second != name->description) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("two migrations share version ", name->version, ": ", it->second, " and ",
-                       name->description));
+      return absl::FailedPreconditionError(absl::StrCat("two migrations share version ",
+                                                        name->version, ": ", it->second, " and ",
+                                                        name->description));
     }
     std::string& slot = name->up ? migration.up_file : migration.down_file;
     if (!slot.empty()) {

@@ -6,10 +6,10 @@
 #include <optional>
 #include <span>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "migrate/embedded_migrations.h"
 
 namespace firstsip::migrate {

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "migrate/migrator.h"
 
 #include <zlib.h>
@@ -7,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 
@@ -65,10 +65,10 @@ absl::Status Migrator::WithLock(const std::function<absl::Status()>& body) {
     FIRSTSIP_ASSIGN_OR_RETURN(bool locked, got.Bool(0, 0));
     if (locked) break;
     if (absl::Now() >= give_up) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "another process held the migration lock (pg advisory lock ", lock_id, ") for over ",
-          absl::FormatDuration(lock_timeout_),
-          "; raise --migrate-lock-timeout or find the stuck migrator in pg_locks"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("another process held the migration lock (pg advisory lock ", lock_id,
+                       ") for over ", absl::FormatDuration(lock_timeout_),
+                       "; raise --migrate-lock-timeout or find the stuck migrator in pg_locks"));
     }
     if (!announced) {
       std::fprintf(stderr, "waiting for the migration lock held by another process\n");
@@ -86,13 +86,13 @@ absl::Status Migrator::WithLock(const std::function<absl::Status()>& body) {
 absl::Status Migrator::EnsureTables() { return connection_.ExecScript(kCreateTables); }
 
 absl::StatusOr<SchemaVersion> Migrator::Version() {
-  FIRSTSIP_ASSIGN_OR_RETURN(db::Result exists,
-                            connection_.Exec("SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  FIRSTSIP_ASSIGN_OR_RETURN(
+      db::Result exists, connection_.Exec("SELECT to_regclass('schema_migrations') IS NOT NULL"));
   FIRSTSIP_ASSIGN_OR_RETURN(bool has_table, exists.Bool(0, 0));
   SchemaVersion current;
   if (!has_table) return current;
-  FIRSTSIP_ASSIGN_OR_RETURN(db::Result row,
-                            connection_.Exec("SELECT version, dirty FROM schema_migrations LIMIT 1"));
+  FIRSTSIP_ASSIGN_OR_RETURN(
+      db::Result row, connection_.Exec("SELECT version, dirty FROM schema_migrations LIMIT 1"));
   if (row.rows() == 0) return current;
   FIRSTSIP_ASSIGN_OR_RETURN(int64_t version, row.Int64(0, 0));
   FIRSTSIP_ASSIGN_OR_RETURN(current.dirty, row.Bool(0, 1));
@@ -101,9 +101,9 @@ absl::StatusOr<SchemaVersion> Migrator::Version() {
 }
 
 absl::StatusOr<int64_t> Migrator::HistoryHead() {
-  FIRSTSIP_ASSIGN_OR_RETURN(
-      db::Result row, connection_.Exec("SELECT coalesce(max(version), 0) FROM "
-                                       "schema_migrations_history"));
+  FIRSTSIP_ASSIGN_OR_RETURN(db::Result row,
+                            connection_.Exec("SELECT coalesce(max(version), 0) FROM "
+                                             "schema_migrations_history"));
   return row.Int64(0, 0);
 }
 
@@ -149,8 +149,8 @@ absl::Status Migrator::SetVersion(int64_t version, bool dirty) {
   FIRSTSIP_RETURN_IF_ERROR(connection_.ExecScript("BEGIN; TRUNCATE schema_migrations"));
   // golang-migrate keeps the table empty for "no version" unless that state is dirty.
   if (version > 0 || dirty) {
-    absl::StatusOr<db::Result> inserted = connection_.Exec(
-        "INSERT INTO schema_migrations (version, dirty) VALUES ($1, $2)", params);
+    absl::StatusOr<db::Result> inserted =
+        connection_.Exec("INSERT INTO schema_migrations (version, dirty) VALUES ($1, $2)", params);
     if (!inserted.ok()) {
       (void)connection_.ExecScript("ROLLBACK");
       return inserted.status();
@@ -168,10 +168,11 @@ absl::Status Migrator::Apply(const Migration& migration) {
   if (outcome.ok()) outcome = connection_.ExecScript(migration.up_sql);
   if (outcome.ok()) {
     outcome = connection_
-                  .Exec("INSERT INTO schema_migrations_history (version, file, sha256) "
-                        "VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET "
-                        "file = EXCLUDED.file, sha256 = EXCLUDED.sha256, applied_at = now()",
-                        record)
+                  .Exec(
+                      "INSERT INTO schema_migrations_history (version, file, sha256) "
+                      "VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET "
+                      "file = EXCLUDED.file, sha256 = EXCLUDED.sha256, applied_at = now()",
+                      record)
                   .status();
   }
   if (outcome.ok()) {
@@ -179,10 +180,10 @@ absl::Status Migrator::Apply(const Migration& migration) {
     clean.Add(migration.version);
     outcome = connection_.ExecScript("TRUNCATE schema_migrations");
     if (outcome.ok()) {
-      outcome = connection_
-                    .Exec("INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)",
-                          clean)
-                    .status();
+      outcome =
+          connection_
+              .Exec("INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)", clean)
+              .status();
     }
   }
   if (outcome.ok()) outcome = connection_.ExecScript("COMMIT");
@@ -190,10 +191,10 @@ absl::Status Migrator::Apply(const Migration& migration) {
     (void)connection_.ExecScript("ROLLBACK");
     // The transaction took the whole file back, so the schema really is at `previous`.
     if (absl::Status restored = SetVersion(previous, false); !restored.ok()) return restored;
-    return absl::Status(outcome.code(),
-                        absl::StrCat(migration.up_file, " failed and was rolled back; the schema "
-                                                        "stays at version ",
-                                     previous, ": ", outcome.message()));
+    return absl::Status(outcome.code(), absl::StrCat(migration.up_file,
+                                                     " failed and was rolled back; the schema "
+                                                     "stays at version ",
+                                                     previous, ": ", outcome.message()));
   }
   std::fprintf(stderr, "applied %s\n", migration.up_file.c_str());
   return absl::OkStatus();
@@ -207,9 +208,8 @@ absl::Status Migrator::Revert(const Migration& migration) {
   absl::Status outcome = connection_.ExecScript("BEGIN");
   if (outcome.ok()) outcome = connection_.ExecScript(migration.down_sql);
   if (outcome.ok()) {
-    outcome =
-        connection_.Exec("DELETE FROM schema_migrations_history WHERE version = $1", version)
-            .status();
+    outcome = connection_.Exec("DELETE FROM schema_migrations_history WHERE version = $1", version)
+                  .status();
   }
   if (outcome.ok()) outcome = connection_.ExecScript("TRUNCATE schema_migrations");
   if (outcome.ok() && previous > 0) {
@@ -225,10 +225,10 @@ absl::Status Migrator::Revert(const Migration& migration) {
     if (absl::Status restored = SetVersion(migration.version, false); !restored.ok()) {
       return restored;
     }
-    return absl::Status(outcome.code(),
-                        absl::StrCat(migration.down_file, " failed and was rolled back; the "
-                                                          "schema stays at version ",
-                                     migration.version, ": ", outcome.message()));
+    return absl::Status(outcome.code(), absl::StrCat(migration.down_file,
+                                                     " failed and was rolled back; the "
+                                                     "schema stays at version ",
+                                                     migration.version, ": ", outcome.message()));
   }
   std::fprintf(stderr, "reverted %s\n", migration.down_file.c_str());
   return absl::OkStatus();
@@ -305,7 +305,8 @@ absl::Status Migrator::Force(int64_t version) {
     FIRSTSIP_RETURN_IF_ERROR(
         connection_.Exec("DELETE FROM schema_migrations_history WHERE version > $1", above)
             .status());
-    std::fprintf(stderr, "forced version %lld\n", static_cast<long long>(version < 0 ? 0 : version));
+    std::fprintf(stderr, "forced version %lld\n",
+                 static_cast<long long>(version < 0 ? 0 : version));
     return absl::OkStatus();
   });
 }
@@ -345,14 +346,22 @@ absl::StatusOr<std::vector<MigrationStatusLine>> Migrator::Status() {
 
 absl::Status Migrator::CheckCurrent() {
   FIRSTSIP_RETURN_IF_ERROR(RefuseIfDirty());
+  FIRSTSIP_RETURN_IF_ERROR(VerifyHistory());
   FIRSTSIP_ASSIGN_OR_RETURN(SchemaVersion current, Version());
+  if (current.version > migrations_.head()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the database schema is at version ", current.version,
+                     ", beyond this binary's ", migrations_.head(),
+                     ": it was migrated by a newer build. Deploy that build, or migrate "
+                     "down with it first."));
+  }
   if (current.version != migrations_.head()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the database schema is at version ", current.version, " but this binary needs ",
         migrations_.head(), " (", FileLabel(migrations_.head(), migrations_),
-        "); run `firstsip-server migrate up` or start without --no-migrate"));
+        "); run `firstsip-server migrate up`, or start with --migrate=true"));
   }
-  return VerifyHistory();
+  return absl::OkStatus();
 }
 
 }  // namespace firstsip::migrate

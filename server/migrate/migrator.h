@@ -59,6 +59,9 @@ class Migrator {
   // otherwise FAILED_PRECONDITION with a message that says how to repair.
   absl::Status CheckCurrent();
 
+  // The advisory lock key (golang-migrate's) that serialises migrators on this database.
+  absl::StatusOr<std::string> LockId();
+
  private:
   absl::Status WithLock(const std::function<absl::Status()>& body);
   absl::Status EnsureTables();
@@ -69,7 +72,6 @@ class Migrator {
   absl::Status SetVersion(int64_t version, bool dirty);
   absl::Status MigrateTo(int64_t target);
   absl::StatusOr<int64_t> HistoryHead();
-  absl::StatusOr<std::string> LockId();
 
   db::BlockingConnection& connection_;
   const MigrationSet& migrations_;

@@ -11,12 +11,12 @@ namespace firstsip::storage {
 namespace {
 
 // The columns every user query returns, with timestamps as epoch microseconds.
-#define FIRSTSIP_USER_COLUMNS                                                              \
-  "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, "    \
-  "(extract(epoch FROM u.last_login_at) * 1000000)::int8 AS last_login_at_us, "            \
-  "(extract(epoch FROM u.last_briefing_at) * 1000000)::int8 AS last_briefing_at_us, "      \
-  "(extract(epoch FROM u.create_time) * 1000000)::int8 AS create_time_us, "                \
-  "(extract(epoch FROM u.update_time) * 1000000)::int8 AS update_time_us, "                \
+#define FIRSTSIP_USER_COLUMNS                                                          \
+  "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, " \
+  "(extract(epoch FROM u.last_login_at) * 1000000)::int8 AS last_login_at_us, "        \
+  "(extract(epoch FROM u.last_briefing_at) * 1000000)::int8 AS last_briefing_at_us, "  \
+  "(extract(epoch FROM u.create_time) * 1000000)::int8 AS create_time_us, "            \
+  "(extract(epoch FROM u.update_time) * 1000000)::int8 AS update_time_us, "            \
   "(extract(epoch FROM u.delete_time) * 1000000)::int8 AS delete_time_us"
 
 constexpr db::Query kCreateUser{
@@ -24,17 +24,19 @@ constexpr db::Query kCreateUser{
     "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
     "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
 
-constexpr db::Query kGetUser{"users_get",
-                             "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
-                             "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
+constexpr db::Query kGetUser{"users_get", "SELECT " FIRSTSIP_USER_COLUMNS
+                                          " FROM users u "
+                                          "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
 
 constexpr db::Query kGetUserByEmail{"users_get_by_email",
-                                    "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
+                                    "SELECT " FIRSTSIP_USER_COLUMNS
+                                    " FROM users u "
                                     "WHERE lower(u.email) = lower($1) AND u.delete_time IS NULL"};
 
 constexpr db::Query kListUsers{
     "users_list",
-    "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "SELECT " FIRSTSIP_USER_COLUMNS
+    " FROM users u "
     "WHERE u.id > $1 AND ($2 OR u.delete_time IS NULL) AND ($3::text IS NULL OR u.role = $3) "
     "ORDER BY u.id LIMIT $4"};
 
@@ -50,9 +52,11 @@ constexpr db::Query kUpdateUser{
     "    role = coalesce($7, role), revision = revision + 1, update_time = now()"
     "  WHERE id = $1 AND delete_time IS NULL AND ($2::int8 IS NULL OR revision = $2)"
     "  RETURNING *) "
-    "SELECT 'updated' AS outcome, " FIRSTSIP_USER_COLUMNS " FROM updated u "
+    "SELECT 'updated' AS outcome, " FIRSTSIP_USER_COLUMNS
+    " FROM updated u "
     "UNION ALL "
-    "SELECT 'stale', " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "SELECT 'stale', " FIRSTSIP_USER_COLUMNS
+    " FROM users u "
     "WHERE u.id = $1 AND u.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM updated)"};
 
 constexpr db::Query kDeleteUser{
@@ -65,9 +69,11 @@ constexpr db::Query kUndeleteUser{
     "WITH undeleted AS ("
     "  UPDATE users SET delete_time = NULL, update_time = now(), revision = revision + 1"
     "  WHERE id = $1 AND delete_time IS NOT NULL RETURNING *) "
-    "SELECT 'undeleted' AS outcome, " FIRSTSIP_USER_COLUMNS " FROM undeleted u "
+    "SELECT 'undeleted' AS outcome, " FIRSTSIP_USER_COLUMNS
+    " FROM undeleted u "
     "UNION ALL "
-    "SELECT 'live', " FIRSTSIP_USER_COLUMNS " FROM users u "
+    "SELECT 'live', " FIRSTSIP_USER_COLUMNS
+    " FROM users u "
     "WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM undeleted)"};
 
 constexpr char kLiveEmailIndex[] = "users_live_email_key";
@@ -87,8 +93,8 @@ absl::Status Explain(absl::Status status) {
 
 // A callback for statements that return at most one user; no row means `if_none`.
 db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
-  return [if_none = std::move(if_none), done = std::move(done)](
-             absl::StatusOr<db::Result> result) mutable {
+  return [if_none = std::move(if_none),
+          done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
     if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
     absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
     if (!users.ok()) return std::move(done)(users.status());
@@ -100,11 +106,10 @@ db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
 }  // namespace
 
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
-  const int id = result.Column("id"), email = result.Column("email"),
-            name = result.Column("name"), timezone = result.Column("timezone"),
-            briefing_time = result.Column("preferred_briefing_time"),
-            role = result.Column("role"), revision = result.Column("revision"),
-            last_login = result.Column("last_login_at_us"),
+  const int id = result.Column("id"), email = result.Column("email"), name = result.Column("name"),
+            timezone = result.Column("timezone"),
+            briefing_time = result.Column("preferred_briefing_time"), role = result.Column("role"),
+            revision = result.Column("revision"), last_login = result.Column("last_login_at_us"),
             last_briefing = result.Column("last_briefing_at_us"),
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
             deleted = result.Column("delete_time_us");
@@ -140,8 +145,11 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) 
 
 void UserStore::Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done) {
   db::Params params;
-  params.Add(user.email).Add(user.name).Add(user.timezone).Add(user.preferred_briefing_time).Add(
-      user.role);
+  params.Add(user.email)
+      .Add(user.name)
+      .Add(user.timezone)
+      .Add(user.preferred_briefing_time)
+      .Add(user.role);
   pool_.Execute(kCreateUser, std::move(params), deadline,
                 OneUser(absl::InternalError("insert returned no row"), std::move(done)));
 }
@@ -204,19 +212,18 @@ void UserStore::Delete(int64_t id, absl::Time deadline, Done<v1::User> done) {
 void UserStore::Undelete(int64_t id, absl::Time deadline, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(
-      kUndeleteUser, std::move(params), deadline,
-      [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-        if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
-        if (result->rows() == 0) return std::move(done)(NotFound(id));
-        if (result->Text(0, result->Column("outcome")) == "live") {
-          return std::move(done)(absl::FailedPreconditionError(
-              absl::StrCat("user ", id, " is not deleted")));
-        }
-        absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
-        if (!users.ok()) return std::move(done)(users.status());
-        std::move(done)(std::move(users->front()));
-      });
+  pool_.Execute(kUndeleteUser, std::move(params), deadline,
+                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+                  if (result->rows() == 0) return std::move(done)(NotFound(id));
+                  if (result->Text(0, result->Column("outcome")) == "live") {
+                    return std::move(done)(absl::FailedPreconditionError(
+                        absl::StrCat("user ", id, " is not deleted")));
+                  }
+                  absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
+                  if (!users.ok()) return std::move(done)(users.status());
+                  std::move(done)(std::move(users->front()));
+                });
 }
 
 }  // namespace firstsip::storage

@@ -17,8 +17,8 @@ constexpr char kUsersCollection[] = "users";
 
 // The filter a ListUsers page token is bound to.
 std::string ListFilter(const v1::ListUsersRequest& request) {
-  return absl::StrCat("show_deleted=", request.show_deleted(), ";role=",
-                      static_cast<int>(request.role()));
+  return absl::StrCat("show_deleted=", request.show_deleted(),
+                      ";role=", static_cast<int>(request.role()));
 }
 
 }  // namespace
@@ -45,9 +45,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* 
   return reactor;
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(
-    grpc::CallbackServerContext* context, const v1::GetUserByEmailRequest* request,
-    v1::User* response) {
+grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerContext* context,
+                                                          const v1::GetUserByEmailRequest* request,
+                                                          v1::User* response) {
   if (absl::Status email = logic::ValidateEmail(request->email(), "email"); !email.ok()) {
     return FinishNow(context, email);
   }
@@ -78,8 +78,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext
   }
   auto* reactor = context->DefaultReactor();
   store_.List(query, DeadlineOf(*context),
-              [reactor, response, limit = *page_size, filter = std::move(filter)](
-                  absl::StatusOr<std::vector<v1::User>> users) {
+              [reactor, response, limit = *page_size,
+               filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
                 if (!users.ok()) return reactor->Finish(ToGrpcStatus(users.status()));
                 bool more = static_cast<int>(users->size()) > limit;
                 if (more) users->resize(limit);
@@ -103,8 +103,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContex
       logic::PrepareUserPatch(request->user(), request->update_mask());
   if (!patch.ok()) return FinishNow(context, patch.status());
   auto* reactor = context->DefaultReactor();
-  store_.Update(request->user().id(), *patch, DeadlineOf(*context),
-                FinishInto(reactor, response));
+  store_.Update(request->user().id(), *patch, DeadlineOf(*context), FinishInto(reactor, response));
   return reactor;
 }
 

@@ -16,8 +16,7 @@ class UserServiceImpl final : public v1::UserService::CallbackService {
                                        const v1::CreateUserRequest* request,
                                        v1::User* response) override;
   grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
-                                    const v1::GetUserRequest* request,
-                                    v1::User* response) override;
+                                    const v1::GetUserRequest* request, v1::User* response) override;
   grpc::ServerUnaryReactor* GetUserByEmail(grpc::CallbackServerContext* context,
                                            const v1::GetUserByEmailRequest* request,
                                            v1::User* response) override;

@@ -1,0 +1,265 @@
+// The server process as operators meet it: reflection, health, configuration errors, the
+// migrate subcommands, and shutdown.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "db/blocking_connection.h"
+#include "firstsip/v1/briefing.grpc.pb.h"
+#include "firstsip/v1/identity.grpc.pb.h"
+#include "firstsip/v1/user.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "support/running_server.h"
+
+namespace firstsip {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+class ServerTest : public testing::RunningServerTest {};
+
+HealthCheckResponse::ServingStatus CheckHealth(grpc::Channel& channel, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Status status = stub->Check(&context, request, &response);
+  return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+}
+
+bool EventuallyHealth(grpc::Channel& channel, HealthCheckResponse::ServingStatus wanted) {
+  for (int i = 0; i < 100; ++i) {
+    if (CheckHealth(channel, "") == wanted) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
+TEST_F(ServerTest, ReflectionListsTheThreeServices) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  auto context = Context();
+  auto stream = stub->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("*");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.insert(service.name());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  for (const char* service : {"firstsip.v1.UserService", "firstsip.v1.IdentityService",
+                              "firstsip.v1.BriefingService", "grpc.health.v1.Health"}) {
+    EXPECT_TRUE(names.count(service)) << service;
+  }
+}
+
+TEST_F(ServerTest, HealthIsServingForTheServerAndEachServiceWhileTheDatabaseAnswers) {
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  for (const char* service :
+       {"firstsip.v1.UserService", "firstsip.v1.IdentityService", "firstsip.v1.BriefingService"}) {
+    EXPECT_EQ(CheckHealth(*channel_, service), HealthCheckResponse::SERVING) << service;
+  }
+}
+
+TEST_F(ServerTest, HealthTurnsNotServingWhenTheSchemaIsNoLongerCurrent) {
+  ASSERT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  auto connection = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET dirty = true").ok());
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::NOT_SERVING));
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET dirty = false").ok());
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+}
+
+TEST_F(ServerTest, SigtermLetsInFlightCallsFinishThenExitsPromptly) {
+  auto users = v1::UserService::NewStub(channel_);
+  v1::CreateUserRequest create;
+  create.mutable_user()->set_email("ada@example.com");
+  v1::User user;
+  ASSERT_TRUE(users->CreateUser(Context().get(), create, &user).ok());
+  // Hold the row's lock so the next update is in flight, inside PostgreSQL, at SIGTERM.
+  auto blocker = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(blocker.ok());
+  ASSERT_TRUE((*blocker)->ExecScript("BEGIN; SELECT * FROM users FOR UPDATE").ok());
+  grpc::Status update_status;
+  std::thread update([&] {
+    v1::UpdateUserRequest request;
+    *request.mutable_user() = user;
+    request.mutable_user()->set_name("Changed during shutdown");
+    request.mutable_update_mask()->add_paths("name");
+    v1::User updated;
+    update_status = users->UpdateUser(Context().get(), request, &updated);
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::Time signalled = absl::Now();
+  kill(server_->pid(), SIGTERM);
+  ASSERT_TRUE(server_->WaitForOutput("received SIGTERM", absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE((*blocker)->ExecScript("COMMIT").ok());
+  update.join();
+  EXPECT_TRUE(update_status.ok()) << update_status.error_message();
+  // The client channel stays open: the server must not wait for it to hang up.
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(3)) << server_->output();
+  EXPECT_TRUE(absl::StrContains(server_->output(), "stopped")) << server_->output();
+}
+
+TEST_F(ServerTest, TheLogShowsTheDatabaseWithoutItsPassword) {
+  EXPECT_TRUE(absl::StrContains(server_->output(), "database: ")) << server_->output();
+  // The test DSN has no password; the unit test covers redaction. Here: no raw URL echoes.
+  EXPECT_FALSE(absl::StrContains(server_->output(), "password=")) << server_->output();
+}
+
+class CommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto database = testing::TestDatabase::Create();
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
+  }
+  testing::CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), "--database-url=" + database_->dsn());
+    return testing::RunServerCommand(args);
+  }
+  std::unique_ptr<testing::TestDatabase> database_;
+};
+
+TEST_F(CommandTest, BadConfigurationStopsWithOneClearLine) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* mentions;
+  } const cases[] = {
+      {{"--pool-size=0"}, "--pool-size"},
+      {{"--listen=nowhere"}, "--listen"},
+      {{"--database-url=host='unterminated password=hunter2"}, "--database-url"},
+      {{"--migrate-lock-timeout=-1s"}, "--migrate-lock-timeout"},
+      {{"--log-level=chatty"}, "--log-level"},
+      {{"--no-such-flag=1"}, "no_such_flag"},
+      {{"--pool-size=many"}, "pool_size"},
+      {{"frobnicate"}, "unknown command"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.mentions);
+    testing::CommandResult result = testing::RunServerCommand(c.args);
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_LT(result.exit_code, 128) << "no crash: " << result.output;
+    EXPECT_TRUE(absl::StrContains(result.output, c.mentions)) << result.output;
+    EXPECT_FALSE(absl::StrContains(result.output, "hunter2")) << result.output;
+    std::vector<std::string> lines =
+        absl::StrSplit(absl::StripTrailingAsciiWhitespace(result.output), '\n');
+    EXPECT_LE(lines.size(), 2u) << result.output;
+  }
+}
+
+TEST_F(CommandTest, EnvironmentVariablesConfigureLikeFlags) {
+  setenv("FIRSTSIP_POOL_SIZE", "0", 1);
+  testing::CommandResult bad = testing::RunServerCommand({"migrate", "version"});
+  unsetenv("FIRSTSIP_POOL_SIZE");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(bad.output, "--pool-size")) << bad.output;
+  setenv("DATABASE_URL", database_->dsn().c_str(), 1);
+  testing::CommandResult version = testing::RunServerCommand({"migrate", "version"});
+  unsetenv("DATABASE_URL");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.output, "0\n");
+}
+
+TEST_F(CommandTest, AnUnreachableDatabaseStopsStartUpWithAClearLine) {
+  testing::CommandResult result = testing::RunServerCommand(
+      {"--database-url=postgresql://app:hunter2@127.0.0.1:1/firstsip", "--listen=127.0.0.1:0"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(result.output, "cannot start")) << result.output;
+  EXPECT_FALSE(absl::StrContains(result.output, "hunter2")) << result.output;
+}
+
+TEST_F(CommandTest, MigrateSubcommandsMoveAndReportTheSchema) {
+  testing::CommandResult up = Run({"migrate", "up"});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_TRUE(absl::StrContains(up.output, "applied 000003_create_briefings.up.sql")) << up.output;
+  EXPECT_EQ(Run({"migrate", "version"}).output, "3\n");
+  testing::CommandResult down = Run({"migrate", "down", "2"});
+  ASSERT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_EQ(Run({"migrate", "version"}).output, "1\n");
+  testing::CommandResult status = Run({"migrate", "status"});
+  ASSERT_EQ(status.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(status.output, "applied  000001_create_users.up.sql"))
+      << status.output;
+  EXPECT_TRUE(absl::StrContains(status.output, "pending  000002_create_auth_identities.up.sql"))
+      << status.output;
+  ASSERT_EQ(Run({"migrate", "goto", "3"}).exit_code, 0);
+  EXPECT_EQ(Run({"migrate", "version"}).output, "3\n");
+  ASSERT_EQ(Run({"migrate", "force", "2"}).exit_code, 0);
+  EXPECT_EQ(Run({"migrate", "version"}).output, "2\n");
+  EXPECT_EQ(Run({"migrate", "down"}).exit_code, 2);
+  EXPECT_EQ(Run({"migrate", "sideways"}).exit_code, 2);
+  EXPECT_EQ(Run({"migrate", "goto", "77"}).exit_code, 1);
+}
+
+TEST_F(CommandTest, ADirtySchemaStopsStartUpWithTheRepairCommand) {
+  ASSERT_EQ(Run({"migrate", "goto", "2"}).exit_code, 0);
+  auto connection = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE((*connection)
+                  ->ExecScript("TRUNCATE schema_migrations; "
+                               "INSERT INTO schema_migrations VALUES (3, true)")
+                  .ok());
+  testing::CommandResult start = Run({"--listen=127.0.0.1:0"});
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(start.output, "dirty at version 3")) << start.output;
+  EXPECT_TRUE(absl::StrContains(start.output, "firstsip-server migrate force 2")) << start.output;
+  EXPECT_EQ(Run({"migrate", "version"}).output, "3 (dirty)\n");
+}
+
+TEST_F(CommandTest, SeedDevIsIdempotentAndNeverPartOfTheMigrations) {
+  testing::CommandResult first = Run({"seed-dev"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_TRUE(absl::StrContains(first.output, "created")) << first.output;
+  testing::CommandResult second = Run({"seed-dev"});
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  auto connection = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(connection.ok());
+  auto users = (*connection)->Exec("SELECT count(*) FROM users");
+  auto briefings = (*connection)->Exec("SELECT count(*) FROM briefings WHERE status = 'completed'");
+  EXPECT_EQ(*users->Int64(0, 0), 1);
+  EXPECT_EQ(*briefings->Int64(0, 0), 1);
+  auto fresh = testing::TestDatabase::Create();
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(
+      testing::RunServerCommand({"--database-url=" + (*fresh)->dsn(), "migrate", "up"}).exit_code,
+      0);
+  auto fresh_connection = db::BlockingConnection::Open((*fresh)->dsn());
+  auto none = (*fresh_connection)->Exec("SELECT count(*) FROM users");
+  EXPECT_EQ(*none->Int64(0, 0), 0) << "migrations carry no seed data";
+}
+
+TEST_F(ServerTest, IdentityAndBriefingRpcsAnswerUnimplementedUntilTheyLand) {
+  auto identity = v1::IdentityService::NewStub(channel_);
+  v1::GetIdentityRequest request;
+  request.set_id(1);
+  v1::AuthIdentity identity_response;
+  EXPECT_EQ(identity->GetIdentity(Context().get(), request, &identity_response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  auto briefing = v1::BriefingService::NewStub(channel_);
+  v1::GetBriefingRequest get;
+  get.set_id(1);
+  v1::Briefing briefing_response;
+  EXPECT_EQ(briefing->GetBriefing(Context().get(), get, &briefing_response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+}  // namespace
+}  // namespace firstsip

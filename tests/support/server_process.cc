@@ -1,0 +1,158 @@
+#include "support/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace firstsip::testing {
+namespace {
+
+constexpr char kServingOn[] = "serving on 127.0.0.1:";
+
+struct Spawned {
+  pid_t pid = -1;
+  int output_fd = -1;
+};
+
+Spawned Spawn(const std::vector<std::string>& args) {
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::string binary = ServerBinary();
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  argv.push_back(binary.data());
+  for (std::string& arg : copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(pipe_fds[1], STDERR_FILENO);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  return {pid, pipe_fds[0]};
+}
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// Waits for `pid` up to `timeout`; kills it with SIGKILL after that.
+int WaitWithTimeout(pid_t pid, absl::Duration timeout) {
+  absl::Time give_up = absl::Now() + timeout;
+  int status = 0;
+  while (true) {
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return DecodeWaitStatus(status);
+    if (done < 0) return -1;
+    if (absl::Now() >= give_up) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -2;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+}  // namespace
+
+std::string ServerBinary() { return FIRSTSIP_SERVER_BINARY; }
+
+CommandResult RunServerCommand(const std::vector<std::string>& args, absl::Duration timeout) {
+  Spawned child = Spawn(args);
+  CommandResult result;
+  std::thread reader([&] {
+    char buffer[4096];
+    ssize_t got;
+    while ((got = read(child.output_fd, buffer, sizeof(buffer))) > 0) {
+      result.output.append(buffer, static_cast<size_t>(got));
+    }
+  });
+  result.exit_code = WaitWithTimeout(child.pid, timeout);
+  reader.join();
+  close(child.output_fd);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::string& dsn, const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--database-url=" + dsn,
+                                   "--shutdown-grace=5s", "--health-interval=100ms"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  args.push_back("serve");
+  std::unique_ptr<ServerProcess> process(new ServerProcess());
+  Spawned child = Spawn(args);
+  if (child.pid < 0) return absl::InternalError("cannot start the server");
+  process->pid_ = child.pid;
+  process->reader_ =
+      std::thread([raw = process.get(), fd = child.output_fd] { raw->ReadOutput(fd); });
+  std::unique_lock<std::mutex> lock(process->mutex_);
+  bool started = process->changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+    return absl::StrContains(process->output_, kServingOn) || process->eof_;
+  });
+  size_t at = process->output_.find(kServingOn);
+  if (!started || at == std::string::npos) {
+    std::string output = process->output_;
+    lock.unlock();
+    return absl::UnavailableError(absl::StrCat("server did not start:\n", output));
+  }
+  size_t digits = at + std::strlen(kServingOn);
+  size_t end = process->output_.find_first_not_of("0123456789", digits);
+  (void)absl::SimpleAtoi(process->output_.substr(digits, end - digits), &process->port_);
+  return process;
+}
+
+void ServerProcess::ReadOutput(int fd) {
+  char buffer[4096];
+  ssize_t got;
+  while ((got = read(fd, buffer, sizeof(buffer))) > 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    output_.append(buffer, static_cast<size_t>(got));
+    changed_.notify_all();
+  }
+  close(fd);
+  std::lock_guard<std::mutex> lock(mutex_);
+  eof_ = true;
+  changed_.notify_all();
+}
+
+ServerProcess::~ServerProcess() {
+  if (!exited_) Stop(SIGKILL);
+  if (reader_.joinable()) reader_.join();
+}
+
+std::string ServerProcess::target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+int ServerProcess::Stop(int signal, absl::Duration timeout) {
+  if (exited_) return exit_code_;
+  kill(pid_, signal);
+  exit_code_ = WaitWithTimeout(pid_, timeout);
+  exited_ = true;
+  return exit_code_;
+}
+
+std::string ServerProcess::output() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return output_;
+}
+
+bool ServerProcess::WaitForOutput(const std::string& text, absl::Duration timeout) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                           [&] { return absl::StrContains(output_, text); });
+}
+
+}  // namespace firstsip::testing

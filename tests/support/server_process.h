@@ -1,0 +1,65 @@
+// Runs the real firstsip-server binary as a child process, for end-to-end tests: captures
+// its output, finds the port it chose, and stops it with a signal.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace firstsip::testing {
+
+// The binary under test (set by the build).
+std::string ServerBinary();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `firstsip-server args...` to completion (for migrate and seed-dev).
+CommandResult RunServerCommand(const std::vector<std::string>& args,
+                               absl::Duration timeout = absl::Seconds(60));
+
+class ServerProcess {
+ public:
+  // Starts `firstsip-server serve --listen=127.0.0.1:0 --database-url=<dsn> extra_args...` and
+  // waits until it logs the port it serves on. Fails with its output if it exits first.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      const std::string& dsn, const std::vector<std::string>& extra_args = {});
+  ~ServerProcess();
+
+  std::string target() const;
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits for the exit; returns the exit code (128+N if killed by N).
+  int Stop(int signal, absl::Duration timeout = absl::Seconds(30));
+  // Everything the process printed so far.
+  std::string output() const;
+  // Waits until the output contains `text`.
+  bool WaitForOutput(const std::string& text, absl::Duration timeout) const;
+
+ private:
+  ServerProcess() = default;
+  void ReadOutput(int fd);
+
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool exited_ = false;
+  int exit_code_ = -1;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::string output_;
+  bool eof_ = false;
+  std::thread reader_;
+};
+
+}  // namespace firstsip::testing
