@@ -118,6 +118,39 @@ TEST_F(ServerTest, SigtermLetsInFlightCallsFinishThenExitsPromptly) {
   EXPECT_TRUE(absl::StrContains(server_->output(), "stopped")) << server_->output();
 }
 
+TEST_F(ServerTest, ADatabaseOutageFailsCallsFastWithUnavailableAndRecoversWithoutARestart) {
+  ASSERT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  auto users = v1::UserService::NewStub(channel_);
+  auto admin = db::BlockingConnection::Open(database_->admin_dsn());
+  ASSERT_TRUE(admin.ok());
+  const std::string& name = database_->name();
+  // Refuse new connections (superusers included) and cut the server's existing ones.
+  ASSERT_TRUE((*admin)->ExecScript("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false").ok());
+  ASSERT_TRUE((*admin)
+                  ->ExecScript("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                               "datname = '" +
+                               name + "'")
+                  .ok());
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::NOT_SERVING));
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::User user;
+  absl::Time start = absl::Now();
+  grpc::Status down = users->GetUser(Context(absl::Seconds(20)).get(), get, &user);
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE) << down.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "fails fast, not at the deadline";
+  ASSERT_TRUE((*admin)->ExecScript("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true").ok());
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  v1::CreateUserRequest create;
+  create.mutable_user()->set_email("back@example.com");
+  grpc::Status back = grpc::Status::CANCELLED;
+  for (int i = 0; i < 50 && !back.ok(); ++i) {
+    back = users->CreateUser(Context().get(), create, &user);
+    if (!back.ok()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(back.ok()) << back.error_message();
+}
+
 TEST_F(ServerTest, TheLogShowsTheDatabaseWithoutItsPassword) {
   EXPECT_TRUE(absl::StrContains(server_->output(), "database: ")) << server_->output();
   // The test DSN has no password; the unit test covers redaction. Here: no raw URL echoes.
