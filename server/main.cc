@@ -2,12 +2,14 @@
 //   serve (default)   migrate, then serve gRPC until SIGTERM/SIGINT
 //   migrate ...       schema migrations by hand
 //   seed-dev          development seed data
+#include <openssl/crypto.h>
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -23,7 +25,10 @@
 #include "absl/time/clock.h"
 #include "app/migrate_command.h"
 #include "app/options.h"
+#include "app/rotate_keys_command.h"
 #include "common/log.h"
+#include "crypto/key_ring.h"
+#include "crypto/token_cipher.h"
 #include "db/blocking_connection.h"
 #include "db/dsn.h"
 #include "db/pool.h"
@@ -36,9 +41,11 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "migrate/migration_set.h"
+#include "storage/identity_store.h"
 #include "storage/user_store.h"
 #include "transport/call_tracker.h"
 #include "transport/health_monitor.h"
+#include "transport/identity_service.h"
 #include "transport/user_service.h"
 
 namespace {
@@ -62,6 +69,12 @@ ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
           "on SIGTERM, how long in-flight calls may finish (env FIRSTSIP_SHUTDOWN_GRACE)");
 ABSL_FLAG(absl::Duration, health_interval, kDefaults.health_interval,
           "how often health probes the database (env FIRSTSIP_HEALTH_INTERVAL)");
+ABSL_FLAG(
+    std::string, encryption_key_file, "",
+    "file holding the base64 AES-256 key (env FIRSTSIP_ENCRYPTION_KEY_FILE); otherwise the "
+    "key comes from ENCRYPTION_KEY. ENCRYPTION_PREVIOUS_KEYS (comma-separated) still decrypt");
+ABSL_FLAG(int, rotate_batch_size, kDefaults.rotate_batch_size,
+          "rows per transaction for rotate-keys (env FIRSTSIP_ROTATE_BATCH_SIZE)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
 
 namespace firstsip {
@@ -71,7 +84,8 @@ constexpr char kUsage[] =
     "First Sip data service.\n\n"
     "usage: firstsip-server [flags] [serve]\n"
     "       firstsip-server [flags] migrate up | down N | goto V | force V | version | status\n"
-    "       firstsip-server [flags] seed-dev\n\n"
+    "       firstsip-server [flags] seed-dev\n"
+    "       firstsip-server [flags] rotate-keys\n\n"
     "Flags may be written --pool-size or --pool_size; each also reads the environment "
     "variable named in its help.";
 
@@ -85,6 +99,8 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"migrate_lock_timeout", "FIRSTSIP_MIGRATE_LOCK_TIMEOUT"},
     {"shutdown_grace", "FIRSTSIP_SHUTDOWN_GRACE"},
     {"health_interval", "FIRSTSIP_HEALTH_INTERVAL"},
+    {"encryption_key_file", "FIRSTSIP_ENCRYPTION_KEY_FILE"},
+    {"rotate_batch_size", "FIRSTSIP_ROTATE_BATCH_SIZE"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
 };
 
@@ -139,11 +155,33 @@ app::Options OptionsFromFlags() {
   options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
+  options.encryption_key_file = absl::GetFlag(FLAGS_encryption_key_file);
+  options.rotate_batch_size = absl::GetFlag(FLAGS_rotate_batch_size);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
   SetMinLogLevel(ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
   return options;
+}
+
+// Takes a secret out of the environment: the value is copied, the environment's copy wiped
+// and removed, so it does not linger where /proc/self/environ or a child process could see it.
+std::optional<std::string> TakeSecret(const char* variable) {
+  char* value = std::getenv(variable);
+  if (value == nullptr) return std::nullopt;
+  std::string copy(value);
+  OPENSSL_cleanse(value, copy.size());
+  unsetenv(variable);
+  return copy;
+}
+
+// The encryption keys, or one clear line and exit 2.
+crypto::KeyRing LoadKeys(const app::Options& options, std::optional<std::string> key,
+                         std::optional<std::string> previous) {
+  absl::StatusOr<crypto::KeyRing> keys =
+      crypto::KeyRing::Load(std::move(key), options.encryption_key_file, std::move(previous));
+  if (!keys.ok()) ConfigError(std::string(keys.status().message()));
+  return *std::move(keys);
 }
 
 // Blocks SIGINT and SIGTERM in every thread (call before starting any), so that WaitForSignal
@@ -157,7 +195,8 @@ sigset_t BlockShutdownSignals() {
   return signals;
 }
 
-int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
+int Serve(const app::Options& options, const crypto::KeyRing& keys,
+          const sigset_t& shutdown_signals) {
   LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
   if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
   absl::StatusOr<migrate::MigrationSet> migrations = migrate::MigrationSet::Embedded();
@@ -169,10 +208,12 @@ int Serve(const app::Options& options, const sigset_t& shutdown_signals) {
   pool_options.max_waiting = options.max_waiting;
   db::Pool pool(pool_options);
 
+  crypto::TokenCipher cipher(keys);
   storage::UserStore user_store(pool);
+  storage::IdentityStore identity_store(pool, cipher);
   transport::UserServiceImpl user_service(user_store);
-  // Generated callback services answer UNIMPLEMENTED until their own issues land.
-  v1::IdentityService::CallbackService identity_service;
+  transport::IdentityServiceImpl identity_service(identity_store);
+  // The generated callback service answers UNIMPLEMENTED until briefings land.
   v1::BriefingService::CallbackService briefing_service;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -264,8 +305,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   app::Options options = OptionsFromFlags();
 
+  std::optional<std::string> key = TakeSecret("ENCRYPTION_KEY");
+  std::optional<std::string> previous_keys = TakeSecret("ENCRYPTION_PREVIOUS_KEYS");
   std::string command = args.empty() ? "serve" : args[0];
-  if (command == "serve" && args.size() <= 1) return Serve(options, shutdown_signals);
+  if (command == "serve" && args.size() <= 1) {
+    crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));
+    return Serve(options, keys, shutdown_signals);
+  }
+  if (command == "rotate-keys" && args.size() == 1) {
+    crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));
+    return app::RunRotateKeysCommand(options, keys);
+  }
   if (command == "migrate") {
     return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()), options);
   }

@@ -32,6 +32,9 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.health_interval < absl::Milliseconds(50)) {
     return invalid("health-interval", "must be at least 50ms");
   }
+  if (options.rotate_batch_size < 1 || options.rotate_batch_size > 100000) {
+    return invalid("rotate-batch-size", "must be between 1 and 100000");
+  }
   return absl::OkStatus();
 }
 

@@ -23,6 +23,9 @@ struct Options {
   absl::Duration migrate_lock_timeout = absl::Minutes(2);
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_interval = absl::Seconds(1);
+  // A file holding the base64 key (e.g. a Kubernetes secret mount); else ENCRYPTION_KEY.
+  std::string encryption_key_file;
+  int rotate_batch_size = 500;
 };
 
 // INVALID_ARGUMENT naming the flag and its rule; never echoes the database URL.

@@ -29,6 +29,18 @@ class Params {
     values_.emplace_back(value ? "t" : "f");
     return *this;
   }
+  // Binary data for a bytea parameter, in bytea's hex text form.
+  Params& AddBytes(absl::string_view bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text = "\\x";
+    text.reserve(2 + bytes.size() * 2);
+    for (unsigned char byte : bytes) {
+      text.push_back(kHex[byte >> 4]);
+      text.push_back(kHex[byte & 0xf]);
+    }
+    values_.emplace_back(std::move(text));
+    return *this;
+  }
   Params& AddNull() {
     values_.emplace_back(std::nullopt);
     return *this;

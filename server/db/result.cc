@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace firstsip::db {
 
@@ -56,6 +57,30 @@ absl::StatusOr<std::optional<int64_t>> Result::OptionalInt64(int row, int column
   auto value = Int64(row, column);
   if (!value.ok()) return value.status();
   return std::optional<int64_t>(*value);
+}
+
+absl::StatusOr<std::optional<std::string>> Result::OptionalBytes(int row, int column) const {
+  if (column < 0) return absl::InternalError("missing column");
+  if (IsNull(row, column)) return std::optional<std::string>();
+  absl::string_view text = Text(row, column);
+  if (!absl::ConsumePrefix(&text, "\\x") || text.size() % 2 != 0) {
+    return absl::InternalError(absl::StrCat("column ", column, " is not bytea in hex form"));
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  bytes.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int high = nibble(text[i]);
+    int low = nibble(text[i + 1]);
+    if (high < 0 || low < 0) return absl::InternalError("bad hex digit in bytea");
+    bytes.push_back(static_cast<char>(high << 4 | low));
+  }
+  return std::optional<std::string>(std::move(bytes));
 }
 
 }  // namespace firstsip::db

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -31,6 +32,8 @@ class Result {
   absl::StatusOr<int64_t> Int64(int row, int column) const;
   absl::StatusOr<bool> Bool(int row, int column) const;
   absl::StatusOr<std::optional<int64_t>> OptionalInt64(int row, int column) const;
+  // A bytea cell (hex output format); NULL reads as nullopt.
+  absl::StatusOr<std::optional<std::string>> OptionalBytes(int row, int column) const;
 
  private:
   struct Clear {

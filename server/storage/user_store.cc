@@ -6,18 +6,10 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "db/sql_error.h"
+#include "storage/rows.h"
 
 namespace firstsip::storage {
 namespace {
-
-// The columns every user query returns, with timestamps as epoch microseconds.
-#define FIRSTSIP_USER_COLUMNS                                                          \
-  "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, " \
-  "(extract(epoch FROM u.last_login_at) * 1000000)::int8 AS last_login_at_us, "        \
-  "(extract(epoch FROM u.last_briefing_at) * 1000000)::int8 AS last_briefing_at_us, "  \
-  "(extract(epoch FROM u.create_time) * 1000000)::int8 AS create_time_us, "            \
-  "(extract(epoch FROM u.update_time) * 1000000)::int8 AS update_time_us, "            \
-  "(extract(epoch FROM u.delete_time) * 1000000)::int8 AS delete_time_us"
 
 constexpr db::Query kCreateUser{
     "users_create",
@@ -104,44 +96,6 @@ db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
-  const int id = result.Column("id"), email = result.Column("email"), name = result.Column("name"),
-            timezone = result.Column("timezone"),
-            briefing_time = result.Column("preferred_briefing_time"), role = result.Column("role"),
-            revision = result.Column("revision"), last_login = result.Column("last_login_at_us"),
-            last_briefing = result.Column("last_briefing_at_us"),
-            created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
-            deleted = result.Column("delete_time_us");
-  std::vector<v1::User> users;
-  users.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
-    v1::User& user = users.emplace_back();
-    FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
-    user.set_id(id_value);
-    user.set_email(std::string(result.Text(row, email)));
-    user.set_name(std::string(result.Text(row, name)));
-    user.set_timezone(std::string(result.Text(row, timezone)));
-    user.set_preferred_briefing_time(std::string(result.Text(row, briefing_time)));
-    FIRSTSIP_ASSIGN_OR_RETURN(v1::Role role_value, logic::RoleFromStored(result.Text(row, role)));
-    user.set_role(role_value);
-    FIRSTSIP_ASSIGN_OR_RETURN(int64_t revision_value, result.Int64(row, revision));
-    user.set_etag(logic::EtagForRevision(revision_value));
-    using MutableTimestamp = google::protobuf::Timestamp* (v1::User::*)();
-    const std::pair<int, MutableTimestamp> timestamps[] = {
-        {last_login, &v1::User::mutable_last_login_at},
-        {last_briefing, &v1::User::mutable_last_briefing_at},
-        {created, &v1::User::mutable_create_time},
-        {updated, &v1::User::mutable_update_time},
-        {deleted, &v1::User::mutable_delete_time}};
-    for (const auto& [column, mutable_field] : timestamps) {
-      FIRSTSIP_ASSIGN_OR_RETURN(std::optional<int64_t> micros, result.OptionalInt64(row, column));
-      // A NULL column leaves the field unset rather than a zero timestamp.
-      if (micros.has_value()) SetTimestampMicros(*micros, (user.*mutable_field)());
-    }
-  }
-  return users;
-}
 
 void UserStore::Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done) {
   db::Params params;

@@ -8,17 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "db/pool.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/user_rules.h"
+#include "storage/done.h"
 
 namespace firstsip::storage {
-
-template <typename T>
-using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
 
 struct UserListQuery {
   int64_t after_id = 0;
@@ -51,8 +48,5 @@ class UserStore {
  private:
   db::Pool& pool_;
 };
-
-// Maps every row of a result that selected the user columns. The one place rows become Users.
-absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 
 }  // namespace firstsip::storage

@@ -199,21 +199,20 @@ TEST_F(CommandTest, BadConfigurationStopsWithOneClearLine) {
 }
 
 TEST_F(CommandTest, EnvironmentVariablesConfigureLikeFlags) {
-  setenv("FIRSTSIP_POOL_SIZE", "0", 1);
-  testing::CommandResult bad = testing::RunServerCommand({"migrate", "version"});
-  unsetenv("FIRSTSIP_POOL_SIZE");
+  testing::CommandResult bad =
+      testing::RunServerCommand({"migrate", "version"}, {{"FIRSTSIP_POOL_SIZE", "0"}});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(bad.output, "--pool-size")) << bad.output;
-  setenv("DATABASE_URL", database_->dsn().c_str(), 1);
-  testing::CommandResult version = testing::RunServerCommand({"migrate", "version"});
-  unsetenv("DATABASE_URL");
+  testing::CommandResult version =
+      testing::RunServerCommand({"migrate", "version"}, {{"DATABASE_URL", database_->dsn()}});
   EXPECT_EQ(version.exit_code, 0) << version.output;
   EXPECT_EQ(version.output, "0\n");
 }
 
 TEST_F(CommandTest, AnUnreachableDatabaseStopsStartUpWithAClearLine) {
   testing::CommandResult result = testing::RunServerCommand(
-      {"--database-url=postgresql://app:hunter2@127.0.0.1:1/firstsip", "--listen=127.0.0.1:0"});
+      {"--database-url=postgresql://app:hunter2@127.0.0.1:1/firstsip", "--listen=127.0.0.1:0"},
+      {{"ENCRYPTION_KEY", testing::kTestEncryptionKey}});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(result.output, "cannot start")) << result.output;
   EXPECT_FALSE(absl::StrContains(result.output, "hunter2")) << result.output;
@@ -250,7 +249,9 @@ TEST_F(CommandTest, ADirtySchemaStopsStartUpWithTheRepairCommand) {
                   ->ExecScript("TRUNCATE schema_migrations; "
                                "INSERT INTO schema_migrations VALUES (3, true)")
                   .ok());
-  testing::CommandResult start = Run({"--listen=127.0.0.1:0"});
+  testing::CommandResult start =
+      testing::RunServerCommand({"--database-url=" + database_->dsn(), "--listen=127.0.0.1:0"},
+                                {{"ENCRYPTION_KEY", testing::kTestEncryptionKey}});
   EXPECT_EQ(start.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(start.output, "dirty at version 3")) << start.output;
   EXPECT_TRUE(absl::StrContains(start.output, "firstsip-server migrate force 2")) << start.output;
@@ -279,13 +280,7 @@ TEST_F(CommandTest, SeedDevIsIdempotentAndNeverPartOfTheMigrations) {
   EXPECT_EQ(*none->Int64(0, 0), 0) << "migrations carry no seed data";
 }
 
-TEST_F(ServerTest, IdentityAndBriefingRpcsAnswerUnimplementedUntilTheyLand) {
-  auto identity = v1::IdentityService::NewStub(channel_);
-  v1::GetIdentityRequest request;
-  request.set_id(1);
-  v1::AuthIdentity identity_response;
-  EXPECT_EQ(identity->GetIdentity(Context().get(), request, &identity_response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+TEST_F(ServerTest, BriefingRpcsAnswerUnimplementedUntilTheyLand) {
   auto briefing = v1::BriefingService::NewStub(channel_);
   v1::GetBriefingRequest get;
   get.set_id(1);

@@ -10,7 +10,7 @@ void RunningServerTest::SetUp() {
   auto database = TestDatabase::Create();
   ASSERT_TRUE(database.ok()) << database.status();
   database_ = std::move(*database);
-  auto server = ServerProcess::Start(database_->dsn(), ServerFlags());
+  auto server = ServerProcess::Start(database_->dsn(), ServerFlags(), ServerEnvironment());
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(*server);
   channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());

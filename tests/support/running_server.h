@@ -21,6 +21,8 @@ class RunningServerTest : public ::testing::Test {
 
   // Extra flags for the server under test (override to change them).
   virtual std::vector<std::string> ServerFlags() const { return {}; }
+  // Environment changes for the server under test.
+  virtual EnvironmentOverrides ServerEnvironment() const { return {}; }
 
   // A client context whose deadline is `timeout` from now.
   static std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10));

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -23,8 +24,21 @@ struct Spawned {
   int output_fd = -1;
 };
 
-Spawned Spawn(const std::vector<std::string>& args) {
+Spawned Spawn(const std::vector<std::string>& args, const EnvironmentOverrides& overrides) {
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::map<std::string, std::optional<std::string>> last;  // a later override wins
+  for (const auto& [key, value] : overrides) last[key] = value;
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    absl::string_view line = *entry;
+    if (!last.count(std::string(line.substr(0, line.find('='))))) environment.emplace_back(line);
+  }
+  for (const auto& [key, value] : last) {
+    if (value.has_value()) environment.push_back(key + "=" + *value);
+  }
+  std::vector<char*> envp;
+  for (std::string& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   std::string binary = ServerBinary();
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
@@ -37,7 +51,7 @@ Spawned Spawn(const std::vector<std::string>& args) {
   if (pid == 0) {
     dup2(pipe_fds[1], STDOUT_FILENO);
     dup2(pipe_fds[1], STDERR_FILENO);
-    execv(binary.c_str(), argv.data());
+    execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   close(pipe_fds[1]);
@@ -71,8 +85,9 @@ int WaitWithTimeout(pid_t pid, absl::Duration timeout) {
 
 std::string ServerBinary() { return FIRSTSIP_SERVER_BINARY; }
 
-CommandResult RunServerCommand(const std::vector<std::string>& args, absl::Duration timeout) {
-  Spawned child = Spawn(args);
+CommandResult RunServerCommand(const std::vector<std::string>& args,
+                               const EnvironmentOverrides& environment, absl::Duration timeout) {
+  Spawned child = Spawn(args, environment);
   CommandResult result;
   std::thread reader([&] {
     char buffer[4096];
@@ -88,13 +103,16 @@ CommandResult RunServerCommand(const std::vector<std::string>& args, absl::Durat
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
-    const std::string& dsn, const std::vector<std::string>& extra_args) {
+    const std::string& dsn, const std::vector<std::string>& extra_args,
+    const EnvironmentOverrides& environment) {
   std::vector<std::string> args = {"--listen=127.0.0.1:0", "--database-url=" + dsn,
                                    "--shutdown-grace=5s", "--health-interval=100ms"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   args.push_back("serve");
   std::unique_ptr<ServerProcess> process(new ServerProcess());
-  Spawned child = Spawn(args);
+  EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
+  with_key.insert(with_key.end(), environment.begin(), environment.end());
+  Spawned child = Spawn(args, with_key);
   if (child.pid < 0) return absl::InternalError("cannot start the server");
   process->pid_ = child.pid;
   process->reader_ =

@@ -7,8 +7,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,6 +21,14 @@ namespace firstsip::testing {
 // The binary under test (set by the build).
 std::string ServerBinary();
 
+// The encryption key every test server gets unless a test says otherwise (base64 of the bytes
+// 0, 1, ..., 31), and a second one for rotation tests.
+inline constexpr char kTestEncryptionKey[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+inline constexpr char kOtherTestEncryptionKey[] = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+// Environment changes for the child: a value sets the variable, nullopt removes it.
+using EnvironmentOverrides = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr, interleaved
@@ -26,14 +36,17 @@ struct CommandResult {
 
 // Runs `firstsip-server args...` to completion (for migrate and seed-dev).
 CommandResult RunServerCommand(const std::vector<std::string>& args,
+                               const EnvironmentOverrides& environment = {},
                                absl::Duration timeout = absl::Seconds(60));
 
 class ServerProcess {
  public:
   // Starts `firstsip-server serve --listen=127.0.0.1:0 --database-url=<dsn> extra_args...` and
   // waits until it logs the port it serves on. Fails with its output if it exits first.
+  // ENCRYPTION_KEY is kTestEncryptionKey unless `environment` says otherwise.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
-      const std::string& dsn, const std::vector<std::string>& extra_args = {});
+      const std::string& dsn, const std::vector<std::string>& extra_args = {},
+      const EnvironmentOverrides& environment = {});
   ~ServerProcess();
 
   std::string target() const;

@@ -1,0 +1,300 @@
+#include "storage/identity_store.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "db/sql_error.h"
+#include "storage/rows.h"
+
+namespace firstsip::storage {
+namespace {
+
+constexpr char kIdentitiesTable[] = "auth_identities";
+constexpr char kAccessTokenColumn[] = "access_token";
+constexpr char kRefreshTokenColumn[] = "refresh_token";
+constexpr int kSignInAttempts = 5;
+
+#define FIRSTSIP_MICROS_TO_TIMESTAMPTZ(param) \
+  "(timestamptz 'epoch' + " param "::int8 * interval '1 microsecond')"
+
+// SignIn as one statement, so it is atomic without a client-side transaction:
+//  - identity found: update its tokens (NULL keeps) and the user's last_login_at;
+//  - not found: link the live user with the email, or create one, then create the identity.
+// Concurrent first sign-ins of one identity collide on a unique index (the live email or
+// (provider, provider_user_id)); the loser's whole statement rolls back with 23505, and a retry
+// finds what the winner committed. That is why neither INSERT says ON CONFLICT.
+constexpr db::Query kSignIn{
+    "identities_sign_in",
+    "WITH found AS ("
+    "  SELECT i.id AS identity_id, i.user_id, u.delete_time IS NOT NULL AS user_deleted"
+    "  FROM auth_identities i JOIN users u ON u.id = i.user_id"
+    "  WHERE i.provider = $1 AND i.provider_user_id = $2"
+    "), touched_identity AS ("
+    "  UPDATE auth_identities i SET access_token = coalesce($6::bytea, i.access_token),"
+    "    refresh_token = coalesce($7::bytea, i.refresh_token),"
+    "    token_expiry = coalesce(" FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$8") ", i.token_expiry),"
+    "    update_time = now()"
+    "  FROM found f WHERE i.id = f.identity_id AND NOT f.user_deleted RETURNING i.*"
+    "), touched_user AS ("
+    "  UPDATE users u SET last_login_at = now()"
+    "  FROM found f WHERE u.id = f.user_id AND NOT f.user_deleted RETURNING u.*"
+    "), live_user AS ("
+    "  SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM found)"
+    "    AND lower(u.email) = lower($3) AND u.delete_time IS NULL"
+    "), linked_user AS ("
+    "  UPDATE users u SET last_login_at = now() FROM live_user l WHERE u.id = l.id"
+    "  RETURNING u.*"
+    "), new_user AS ("
+    "  INSERT INTO users (email, name, timezone, last_login_at)"
+    "  SELECT $3, $4, $5, now()"
+    "  WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM live_user)"
+    "  RETURNING *"
+    "), new_identity AS ("
+    "  INSERT INTO auth_identities"
+    "    (user_id, provider, provider_user_id, access_token, refresh_token, token_expiry)"
+    "  SELECT u.id, $1, $2, $6::bytea, $7::bytea, " FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$8")
+    "  FROM (SELECT id FROM new_user UNION ALL SELECT id FROM linked_user) u"
+    "  RETURNING *"
+    ") "
+    "SELECT 'signed_in' AS outcome, false AS user_created, false AS identity_created, "
+    FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
+    " FROM touched_user u CROSS JOIN touched_identity i "
+    "UNION ALL "
+    "SELECT 'signed_in', EXISTS (SELECT 1 FROM new_user), true, "
+    FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
+    " FROM (SELECT * FROM new_user UNION ALL SELECT * FROM linked_user) u"
+    " JOIN new_identity i ON i.user_id = u.id "
+    "UNION ALL "
+    "SELECT 'user_deleted', false, false, " FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
+    " FROM found f JOIN users u ON u.id = f.user_id JOIN auth_identities i ON i.id = f.identity_id"
+    " WHERE f.user_deleted"};
+
+constexpr db::Query kGetIdentity{"identities_get", "SELECT " FIRSTSIP_IDENTITY_COLUMNS
+                                                   " FROM auth_identities i WHERE i.id = $1"};
+
+// A left join, so "user exists with no identities" (one row, NULL identity) differs from
+// "no such live user" (no row).
+constexpr db::Query kListIdentities{
+    "identities_list",
+    "SELECT " FIRSTSIP_IDENTITY_COLUMNS
+    " FROM users u LEFT JOIN auth_identities i"
+    " ON i.user_id = u.id WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY i.id"};
+
+constexpr db::Query kIdentityOwner{
+    "identities_owner", "SELECT provider, provider_user_id FROM auth_identities WHERE id = $1"};
+
+constexpr db::Query kUpdateTokens{
+    "identities_update_tokens",
+    "UPDATE auth_identities i SET access_token = coalesce($2::bytea, i.access_token),"
+    "  refresh_token = coalesce($3::bytea, i.refresh_token),"
+    "  token_expiry = coalesce(" FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$4") ", i.token_expiry),"
+    "  update_time = now() "
+    "WHERE i.id = $1 RETURNING " FIRSTSIP_IDENTITY_COLUMNS};
+
+constexpr db::Query kGetTokens{
+    "identities_get_tokens",
+    "SELECT provider, provider_user_id, access_token, refresh_token,"
+    " (extract(epoch FROM token_expiry) * 1000000)::int8 AS token_expiry_us"
+    " FROM auth_identities WHERE id = $1"};
+
+constexpr db::Query kDeleteIdentity{"identities_delete",
+                                    "DELETE FROM auth_identities WHERE id = $1"};
+
+absl::Status IdentityNotFound(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("identity ", id, " not found"));
+}
+
+bool IsSignInRace(const absl::Status& status) {
+  std::string constraint = db::ConstraintOf(status);
+  return status.code() == absl::StatusCode::kAlreadyExists &&
+         (constraint == "users_live_email_key" ||
+          constraint == "auth_identities_provider_account_key");
+}
+
+// Encrypts the tokens an update sets and appends them ($access, $refresh, $expiry) to params.
+absl::Status AddEncryptedTokens(const crypto::TokenCipher& cipher, const TokenUpdate& update,
+                                absl::string_view provider, absl::string_view provider_user_id,
+                                db::Params& params) {
+  for (const auto& [value, column] : {std::pair{&update.access_token, kAccessTokenColumn},
+                                      std::pair{&update.refresh_token, kRefreshTokenColumn}}) {
+    if (!value->has_value()) {
+      params.AddNull();
+      continue;
+    }
+    FIRSTSIP_ASSIGN_OR_RETURN(
+        std::string sealed,
+        cipher.Encrypt(**value, TokenContext(column, provider, provider_user_id)));
+    params.AddBytes(sealed);
+  }
+  params.Add(update.expiry_micros);
+  return absl::OkStatus();
+}
+
+// The first row's identity; `if_none` when there is none.
+absl::StatusOr<v1::AuthIdentity> OneIdentity(absl::StatusOr<db::Result> result,
+                                             absl::Status if_none) {
+  if (!result.ok()) return result.status();
+  FIRSTSIP_ASSIGN_OR_RETURN(std::vector<v1::AuthIdentity> identities,
+                            IdentitiesFromResult(*result));
+  if (identities.empty()) return if_none;
+  return std::move(identities.front());
+}
+
+}  // namespace
+
+crypto::ValueContext TokenContext(absl::string_view column, absl::string_view provider,
+                                  absl::string_view provider_user_id) {
+  return crypto::ValueContext{kIdentitiesTable, column, provider, provider_user_id};
+}
+
+void IdentityStore::SignIn(const SignInInput& input, absl::Time deadline, Done<SignInResult> done) {
+  db::Params params;
+  params.Add(input.provider)
+      .Add(input.provider_user_id)
+      .Add(input.email)
+      .Add(input.name)
+      .Add(input.timezone);
+  if (absl::Status sealed =
+          AddEncryptedTokens(cipher_, input.tokens, input.provider, input.provider_user_id, params);
+      !sealed.ok()) {
+    return std::move(done)(sealed);
+  }
+  RunSignIn(std::move(params), deadline, 1, std::move(done));
+}
+
+void IdentityStore::RunSignIn(db::Params params, absl::Time deadline, int attempt,
+                              Done<SignInResult> done) {
+  db::Params retry_params = params;
+  pool_.Execute(
+      kSignIn, std::move(params), deadline,
+      [this, retry_params = std::move(retry_params), deadline, attempt,
+       done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) {
+          if (IsSignInRace(result.status()) && attempt < kSignInAttempts) {
+            return RunSignIn(std::move(retry_params), deadline, attempt + 1, std::move(done));
+          }
+          return std::move(done)(result.status());
+        }
+        if (result->rows() != 1) {
+          return std::move(done)(absl::InternalError("sign-in statement returned no outcome"));
+        }
+        absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
+        absl::StatusOr<std::vector<v1::AuthIdentity>> identities = IdentitiesFromResult(*result);
+        if (!users.ok()) return std::move(done)(users.status());
+        if (!identities.ok()) return std::move(done)(identities.status());
+        if (result->Text(0, result->Column("outcome")) == "user_deleted") {
+          return std::move(done)(absl::FailedPreconditionError(
+              absl::StrCat("identity ", identities->front().id(), " belongs to user ",
+                           users->front().id(), ", which is deleted; undelete the user first")));
+        }
+        SignInResult outcome;
+        outcome.user = std::move(users->front());
+        outcome.identity = std::move(identities->front());
+        outcome.user_created = *result->Bool(0, result->Column("user_created"));
+        outcome.identity_created = *result->Bool(0, result->Column("identity_created"));
+        std::move(done)(std::move(outcome));
+      });
+}
+
+void IdentityStore::Get(int64_t id, absl::Time deadline, Done<v1::AuthIdentity> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(kGetIdentity, std::move(params), deadline,
+                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  std::move(done)(OneIdentity(std::move(result), IdentityNotFound(id)));
+                });
+}
+
+void IdentityStore::ListForUser(int64_t user_id, absl::Time deadline,
+                                Done<std::vector<v1::AuthIdentity>> done) {
+  db::Params params;
+  params.Add(user_id);
+  pool_.Execute(
+      kListIdentities, std::move(params), deadline,
+      [user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (result->rows() == 0) {
+          return std::move(done)(absl::NotFoundError(absl::StrCat("user ", user_id, " not found")));
+        }
+        if (result->IsNull(0, result->Column("identity_id"))) {
+          return std::move(done)(std::vector<v1::AuthIdentity>());
+        }
+        std::move(done)(IdentitiesFromResult(*result));
+      });
+}
+
+void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, absl::Time deadline,
+                                 Done<v1::AuthIdentity> done) {
+  db::Params owner;
+  owner.Add(id);
+  // Two statements: the associated data needs the identity's provider account, which never
+  // changes once the row exists, so nothing can slip in between that matters.
+  pool_.Execute(
+      kIdentityOwner, std::move(owner), deadline,
+      [this, id, update, deadline,
+       done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
+        db::Params params;
+        params.Add(id);
+        if (absl::Status sealed =
+                AddEncryptedTokens(cipher_, update, result->Text(0, 0), result->Text(0, 1), params);
+            !sealed.ok()) {
+          return std::move(done)(sealed);
+        }
+        pool_.Execute(kUpdateTokens, std::move(params), deadline,
+                      [id, done = std::move(done)](absl::StatusOr<db::Result> updated) mutable {
+                        std::move(done)(OneIdentity(std::move(updated), IdentityNotFound(id)));
+                      });
+      });
+}
+
+void IdentityStore::GetTokens(int64_t id, absl::Time deadline, Done<v1::OAuthTokens> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(
+      kGetTokens, std::move(params), deadline,
+      [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
+        absl::string_view provider = result->Text(0, 0);
+        absl::string_view provider_user_id = result->Text(0, 1);
+        v1::OAuthTokens tokens;
+        auto open = [&](int index, absl::string_view column, std::string* out) -> absl::Status {
+          FIRSTSIP_ASSIGN_OR_RETURN(std::optional<std::string> sealed,
+                                    result->OptionalBytes(0, index));
+          if (!sealed.has_value()) return absl::OkStatus();
+          FIRSTSIP_ASSIGN_OR_RETURN(
+              *out, cipher_.Decrypt(*sealed, TokenContext(column, provider, provider_user_id)));
+          return absl::OkStatus();
+        };
+        if (absl::Status opened = open(2, kAccessTokenColumn, tokens.mutable_access_token());
+            !opened.ok()) {
+          return std::move(done)(opened);
+        }
+        if (absl::Status opened = open(3, kRefreshTokenColumn, tokens.mutable_refresh_token());
+            !opened.ok()) {
+          return std::move(done)(opened);
+        }
+        absl::StatusOr<std::optional<int64_t>> expiry = result->OptionalInt64(0, 4);
+        if (!expiry.ok()) return std::move(done)(expiry.status());
+        if (expiry->has_value()) SetTimestampMicros(**expiry, tokens.mutable_expiry());
+        std::move(done)(std::move(tokens));
+      });
+}
+
+void IdentityStore::Delete(int64_t id, absl::Time deadline, Done<bool> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(kDeleteIdentity, std::move(params), deadline,
+                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  if (result->affected_rows() == 0) return std::move(done)(IdentityNotFound(id));
+                  std::move(done)(true);
+                });
+}
+
+}  // namespace firstsip::storage

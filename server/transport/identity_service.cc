@@ -1,0 +1,100 @@
+#include "transport/identity_service.h"
+
+#include <utility>
+#include <vector>
+
+#include "logic/identity_rules.h"
+#include "logic/validators.h"
+#include "transport/unary_reactor.h"
+
+namespace firstsip::transport {
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContext* context,
+                                                      const v1::SignInRequest* request,
+                                                      v1::SignInResponse* response) {
+  absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(*request);
+  if (!input.ok()) return FinishNow(context, input.status());
+  auto* reactor = context->DefaultReactor();
+  store_.SignIn(*input, DeadlineOf(*context),
+                [reactor, response](absl::StatusOr<storage::SignInResult> result) {
+                  if (result.ok()) {
+                    *response->mutable_user() = std::move(result->user);
+                    *response->mutable_identity() = std::move(result->identity);
+                    response->set_user_created(result->user_created);
+                    response->set_identity_created(result->identity_created);
+                  }
+                  reactor->Finish(ToGrpcStatus(result.status()));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
+                                                           const v1::GetIdentityRequest* request,
+                                                           v1::AuthIdentity* response) {
+  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
+    return FinishNow(context, id);
+  }
+  auto* reactor = context->DefaultReactor();
+  store_.Get(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(
+    grpc::CallbackServerContext* context, const v1::ListIdentitiesRequest* request,
+    v1::ListIdentitiesResponse* response) {
+  if (absl::Status id = logic::ValidateId(request->user_id(), "user_id"); !id.ok()) {
+    return FinishNow(context, id);
+  }
+  auto* reactor = context->DefaultReactor();
+  store_.ListForUser(request->user_id(), DeadlineOf(*context),
+                     [reactor, response](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
+                       if (result.ok()) {
+                         for (v1::AuthIdentity& identity : *result) {
+                           *response->add_identities() = std::move(identity);
+                         }
+                       }
+                       reactor->Finish(ToGrpcStatus(result.status()));
+                     });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServerContext* context,
+                                                            const v1::UpdateTokensRequest* request,
+                                                            v1::AuthIdentity* response) {
+  if (absl::Status id = logic::ValidateId(request->identity_id(), "identity_id"); !id.ok()) {
+    return FinishNow(context, id);
+  }
+  absl::StatusOr<logic::TokenUpdate> update =
+      logic::PrepareTokenUpdate(request->tokens(), "tokens");
+  if (!update.ok()) return FinishNow(context, update.status());
+  auto* reactor = context->DefaultReactor();
+  store_.UpdateTokens(request->identity_id(), *update, DeadlineOf(*context),
+                      FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
+                                                         const v1::GetTokensRequest* request,
+                                                         v1::OAuthTokens* response) {
+  if (absl::Status id = logic::ValidateId(request->identity_id(), "identity_id"); !id.ok()) {
+    return FinishNow(context, id);
+  }
+  auto* reactor = context->DefaultReactor();
+  store_.GetTokens(request->identity_id(), DeadlineOf(*context), FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(
+    grpc::CallbackServerContext* context, const v1::DeleteIdentityRequest* request,
+    google::protobuf::Empty*) {
+  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
+    return FinishNow(context, id);
+  }
+  auto* reactor = context->DefaultReactor();
+  store_.Delete(request->id(), DeadlineOf(*context), [reactor](absl::StatusOr<bool> result) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+}  // namespace firstsip::transport
