@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates tzdata
+  build-essential cmake pkg-config git ca-certificates tzdata openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev zlib1g-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev

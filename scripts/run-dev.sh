@@ -27,5 +27,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/firstsip?sslmode=disable"
 fi
 
+if [ -z "${ENCRYPTION_KEY:-}" ] && [ -z "${FIRSTSIP_ENCRYPTION_KEY_FILE:-}" ]; then
+  # A development key, made once and kept beside the dev database (git-ignored).
+  key_file=$repo/.local/dev-encryption-key
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$repo/.local"
+    (umask 077 && openssl rand -base64 32 >"$key_file")
+    echo "run-dev: made a development encryption key in $key_file" >&2
+  fi
+  export FIRSTSIP_ENCRYPTION_KEY_FILE=$key_file
+fi
+
 "$server" seed-dev
 exec "$server" "$@"
