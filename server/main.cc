@@ -41,8 +41,10 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "migrate/migration_set.h"
+#include "storage/briefing_store.h"
 #include "storage/identity_store.h"
 #include "storage/user_store.h"
+#include "transport/briefing_service.h"
 #include "transport/call_tracker.h"
 #include "transport/health_monitor.h"
 #include "transport/identity_service.h"
@@ -212,9 +214,9 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   storage::UserStore user_store(pool);
   storage::IdentityStore identity_store(pool, cipher);
   transport::UserServiceImpl user_service(user_store);
+  storage::BriefingStore briefing_store(pool);
   transport::IdentityServiceImpl identity_service(identity_store);
-  // The generated callback service answers UNIMPLEMENTED until briefings land.
-  v1::BriefingService::CallbackService briefing_service;
+  transport::BriefingServiceImpl briefing_service(briefing_store);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -17,9 +17,6 @@ constexpr char kAccessTokenColumn[] = "access_token";
 constexpr char kRefreshTokenColumn[] = "refresh_token";
 constexpr int kSignInAttempts = 5;
 
-#define FIRSTSIP_MICROS_TO_TIMESTAMPTZ(param) \
-  "(timestamptz 'epoch' + " param "::int8 * interval '1 microsecond')"
-
 // SignIn as one statement, so it is atomic without a client-side transaction:
 //  - identity found: update its tokens (NULL keeps) and the user's last_login_at;
 //  - not found: link the live user with the email, or create one, then create the identity.

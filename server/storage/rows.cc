@@ -6,6 +6,7 @@
 
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "logic/briefing_rules.h"
 #include "logic/user_rules.h"
 
 namespace firstsip::storage {
@@ -82,6 +83,42 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
     }
   }
   return identities;
+}
+
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result) {
+  const int id = result.Column("id"), user_id = result.Column("user_id"),
+            status = result.Column("status"), content = result.Column("content_json"),
+            error_message = result.Column("error_message"), read = result.Column("read_at_us"),
+            created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
+            deleted = result.Column("delete_time_us");
+  std::vector<v1::Briefing> briefings;
+  briefings.reserve(result.rows());
+  for (int row = 0; row < result.rows(); ++row) {
+    v1::Briefing& briefing = briefings.emplace_back();
+    FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
+    briefing.set_id(id_value);
+    FIRSTSIP_ASSIGN_OR_RETURN(int64_t user_value, result.Int64(row, user_id));
+    briefing.set_user_id(user_value);
+    FIRSTSIP_ASSIGN_OR_RETURN(v1::BriefingStatus status_value,
+                              logic::StatusFromStored(result.Text(row, status)));
+    briefing.set_status(status_value);
+    if (!result.IsNull(row, content)) {
+      FIRSTSIP_ASSIGN_OR_RETURN(*briefing.mutable_content(),
+                                logic::ContentFromJson(result.Text(row, content)));
+    }
+    briefing.set_error_message(std::string(result.Text(row, error_message)));
+    using MutableTimestamp = google::protobuf::Timestamp* (v1::Briefing::*)();
+    const std::pair<int, MutableTimestamp> timestamps[] = {
+        {read, &v1::Briefing::mutable_read_at},
+        {created, &v1::Briefing::mutable_create_time},
+        {updated, &v1::Briefing::mutable_update_time},
+        {deleted, &v1::Briefing::mutable_delete_time}};
+    for (const auto& [column, mutable_field] : timestamps) {
+      FIRSTSIP_ASSIGN_OR_RETURN(std::optional<int64_t> micros, result.OptionalInt64(row, column));
+      if (micros.has_value()) SetTimestampMicros(*micros, (briefing.*mutable_field)());
+    }
+  }
+  return briefings;
 }
 
 }  // namespace firstsip::storage

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "db/result.h"
+#include "firstsip/v1/briefing.pb.h"
 #include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
 
@@ -30,9 +31,23 @@
   "(extract(epoch FROM i.create_time) * 1000000)::int8 AS identity_create_time_us, "      \
   "(extract(epoch FROM i.update_time) * 1000000)::int8 AS identity_update_time_us"
 
+// Columns of a briefings row aliased `b`; content as JSON text.
+#define FIRSTSIP_BRIEFING_COLUMNS                                                 \
+  "b.id, b.user_id, b.status, b.content::text AS content_json, b.error_message, " \
+  "(extract(epoch FROM b.read_at) * 1000000)::int8 AS read_at_us, "               \
+  "(extract(epoch FROM b.create_time) * 1000000)::int8 AS create_time_us, "       \
+  "(extract(epoch FROM b.update_time) * 1000000)::int8 AS update_time_us, "       \
+  "(extract(epoch FROM b.delete_time) * 1000000)::int8 AS delete_time_us"
+
+// Durations and instants travel as integer microseconds (exact, no time-zone parsing).
+#define FIRSTSIP_MICROS_INTERVAL(param) "(" param "::int8 * interval '1 microsecond')"
+#define FIRSTSIP_MICROS_TO_TIMESTAMPTZ(param) \
+  "(timestamptz 'epoch' + " param "::int8 * interval '1 microsecond')"
+
 namespace firstsip::storage {
 
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result);
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result);
 
 }  // namespace firstsip::storage

@@ -280,14 +280,5 @@ TEST_F(CommandTest, SeedDevIsIdempotentAndNeverPartOfTheMigrations) {
   EXPECT_EQ(*none->Int64(0, 0), 0) << "migrations carry no seed data";
 }
 
-TEST_F(ServerTest, BriefingRpcsAnswerUnimplementedUntilTheyLand) {
-  auto briefing = v1::BriefingService::NewStub(channel_);
-  v1::GetBriefingRequest get;
-  get.set_id(1);
-  v1::Briefing briefing_response;
-  EXPECT_EQ(briefing->GetBriefing(Context().get(), get, &briefing_response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
-}
-
 }  // namespace
 }  // namespace firstsip

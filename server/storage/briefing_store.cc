@@ -1,0 +1,225 @@
+#include "storage/briefing_store.h"
+
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "db/sql_error.h"
+#include "logic/briefing_rules.h"
+#include "storage/rows.h"
+
+namespace firstsip::storage {
+namespace {
+
+constexpr int kCreateAttempts = 3;
+
+// A status transition as one statement: the UPDATE only matches a live briefing in the
+// starting status (its WHERE is re-checked on the newest row version, so concurrent
+// transitions cannot both win); when nothing changed, the second branch reports the current
+// row so the caller can name its status. `extra` may add data-modifying CTEs after `changed`.
+#define FIRSTSIP_TRANSITION(set, from, extra)                             \
+  "WITH changed AS (UPDATE briefings SET " set                            \
+  ", update_time = now() "                                                \
+  "WHERE id = $1 AND delete_time IS NULL AND " from " RETURNING *)" extra \
+  " "                                                                     \
+  "SELECT 'changed' AS outcome, " FIRSTSIP_BRIEFING_COLUMNS               \
+  " FROM changed b "                                                      \
+  "UNION ALL "                                                            \
+  "SELECT 'unchanged', " FIRSTSIP_BRIEFING_COLUMNS                        \
+  " FROM briefings b "                                                    \
+  "WHERE b.id = $1 AND b.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM changed)"
+
+constexpr db::Query kStartBriefing{
+    "briefings_start",
+    FIRSTSIP_TRANSITION(
+        "status = 'processing', lease_expire_time = now() + " FIRSTSIP_MICROS_INTERVAL("$2"),
+        "status = 'pending'", "")};
+
+// The user's last_briefing_at moves in the same statement, hence the same transaction.
+constexpr db::Query kCompleteBriefing{
+    "briefings_complete",
+    FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, lease_expire_time = NULL",
+                        "status = 'processing'",
+                        ", stamped AS (UPDATE users u SET last_briefing_at = now() FROM changed c "
+                        "WHERE u.id = c.user_id)")};
+
+constexpr db::Query kFailBriefing{
+    "briefings_fail",
+    FIRSTSIP_TRANSITION("status = 'failed', error_message = $2, lease_expire_time = NULL",
+                        "status = 'processing'", "")};
+
+// read_at is set once: a second call keeps the first time.
+constexpr db::Query kMarkBriefingRead{
+    "briefings_mark_read",
+    FIRSTSIP_TRANSITION("read_at = coalesce(read_at, now())", "status = 'completed'", "")};
+
+// No ON CONFLICT: a concurrent create with the same request_id makes this statement fail on
+// the unique index, and the retry finds the winner's row as `existing`.
+constexpr db::Query kCreateBriefing{
+    "briefings_create",
+    "WITH owner AS (SELECT id FROM users WHERE id = $1 AND delete_time IS NULL), "
+    "existing AS (SELECT * FROM briefings WHERE $2::text IS NOT NULL AND user_id = $1 "
+    "  AND request_id = $2 AND EXISTS (SELECT 1 FROM owner)), "
+    "inserted AS (INSERT INTO briefings (user_id, request_id) SELECT id, $2 FROM owner "
+    "  WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING *) "
+    "SELECT " FIRSTSIP_BRIEFING_COLUMNS
+    " FROM inserted b "
+    "UNION ALL SELECT " FIRSTSIP_BRIEFING_COLUMNS " FROM existing b"};
+
+constexpr db::Query kGetBriefing{"briefings_get",
+                                 "SELECT " FIRSTSIP_BRIEFING_COLUMNS
+                                 " FROM briefings b WHERE b.id = $1 AND b.delete_time IS NULL"};
+
+constexpr db::Query kDeleteBriefing{"briefings_delete",
+                                    "UPDATE briefings SET delete_time = now(), update_time = now() "
+                                    "WHERE id = $1 AND delete_time IS NULL"};
+
+absl::Status BriefingNotFound(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("briefing ", id, " not found"));
+}
+
+}  // namespace
+
+void BriefingStore::Create(int64_t user_id, const std::optional<std::string>& request_id,
+                           absl::Time deadline, Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(user_id).Add(request_id);
+  RunCreate(std::move(params), deadline, 1, std::move(done));
+}
+
+void BriefingStore::RunCreate(db::Params params, absl::Time deadline, int attempt,
+                              Done<v1::Briefing> done) {
+  db::Params retry = params;
+  pool_.Execute(kCreateBriefing, std::move(params), deadline,
+                [this, retry = std::move(retry), deadline, attempt,
+                 done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) {
+                    if (db::ConstraintOf(result.status()) == "briefings_user_request_id_key" &&
+                        attempt < kCreateAttempts) {
+                      return RunCreate(std::move(retry), deadline, attempt + 1, std::move(done));
+                    }
+                    return std::move(done)(result.status());
+                  }
+                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
+                      BriefingsFromResult(*result);
+                  if (!briefings.ok()) return std::move(done)(briefings.status());
+                  if (briefings->empty()) {
+                    return std::move(done)(absl::NotFoundError("user not found (or deleted)"));
+                  }
+                  std::move(done)(std::move(briefings->front()));
+                });
+}
+
+void BriefingStore::Get(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(kGetBriefing, std::move(params), deadline,
+                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
+                      BriefingsFromResult(*result);
+                  if (!briefings.ok()) return std::move(done)(briefings.status());
+                  if (briefings->empty()) return std::move(done)(BriefingNotFound(id));
+                  std::move(done)(std::move(briefings->front()));
+                });
+}
+
+void BriefingStore::List(const BriefingListQuery& query, absl::Time deadline,
+                         Done<std::vector<v1::Briefing>> done) {
+  db::Params params;
+  params.Add(query.user_id)
+      .Add(query.before_id.value_or(std::numeric_limits<int64_t>::max()))
+      .Add(query.status)
+      .Add(query.unread_only)
+      .Add(query.limit);
+  pool_.Execute(
+      queries::kListBriefings, std::move(params), deadline,
+      [user_id = query.user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (result->rows() == 0) {
+          return std::move(done)(absl::NotFoundError(absl::StrCat("user ", user_id, " not found")));
+        }
+        if (result->IsNull(0, result->Column("id"))) {
+          return std::move(done)(std::vector<v1::Briefing>());
+        }
+        std::move(done)(BriefingsFromResult(*result));
+      });
+}
+
+void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params params,
+                               const char* rpc, v1::BriefingStatus from, absl::Time deadline,
+                               Done<v1::Briefing> done) {
+  pool_.Execute(query, std::move(params), deadline,
+                [id, rpc, from, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
+                      BriefingsFromResult(*result);
+                  if (!briefings.ok()) return std::move(done)(briefings.status());
+                  if (briefings->empty()) return std::move(done)(BriefingNotFound(id));
+                  v1::Briefing& briefing = briefings->front();
+                  if (result->Text(0, result->Column("outcome")) != "changed") {
+                    return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
+                        "briefing ", briefing.id(), " is ", logic::StatusName(briefing.status()),
+                        "; ", rpc, " needs ", logic::StatusName(from))));
+                  }
+                  std::move(done)(std::move(briefing));
+                });
+}
+
+void BriefingStore::Start(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(id).Add(absl::ToInt64Microseconds(logic::kDefaultLease));
+  Transition(kStartBriefing, id, std::move(params), "StartBriefing", v1::BRIEFING_STATUS_PENDING,
+             deadline, std::move(done));
+}
+
+void BriefingStore::Complete(int64_t id, const std::string& content_json, absl::Time deadline,
+                             Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(id).Add(content_json);
+  Transition(kCompleteBriefing, id, std::move(params), "CompleteBriefing",
+             v1::BRIEFING_STATUS_PROCESSING, deadline, std::move(done));
+}
+
+void BriefingStore::Fail(int64_t id, const std::string& error_message, absl::Time deadline,
+                         Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(id).Add(error_message);
+  Transition(kFailBriefing, id, std::move(params), "FailBriefing", v1::BRIEFING_STATUS_PROCESSING,
+             deadline, std::move(done));
+}
+
+void BriefingStore::MarkRead(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+  db::Params params;
+  params.Add(id);
+  Transition(kMarkBriefingRead, id, std::move(params), "MarkBriefingRead",
+             v1::BRIEFING_STATUS_COMPLETED, deadline, std::move(done));
+}
+
+void BriefingStore::Delete(int64_t id, absl::Time deadline, Done<bool> done) {
+  db::Params params;
+  params.Add(id);
+  pool_.Execute(kDeleteBriefing, std::move(params), deadline,
+                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  if (result->affected_rows() == 0) return std::move(done)(BriefingNotFound(id));
+                  std::move(done)(true);
+                });
+}
+
+void BriefingStore::ClaimNext(absl::Duration lease, absl::Time deadline,
+                              Done<std::optional<v1::Briefing>> done) {
+  db::Params params;
+  params.Add(absl::ToInt64Microseconds(lease));
+  pool_.Execute(queries::kClaimNextBriefing, std::move(params), deadline,
+                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
+                      BriefingsFromResult(*result);
+                  if (!briefings.ok()) return std::move(done)(briefings.status());
+                  if (briefings->empty()) return std::move(done)(std::optional<v1::Briefing>());
+                  std::move(done)(std::optional<v1::Briefing>(std::move(briefings->front())));
+                });
+}
+
+}  // namespace firstsip::storage
