@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "db/sql_error.h"
 
@@ -26,6 +25,14 @@ void Connection::Reset() {
   state_ = State::kDisconnected;
   interest_ = Interest::kNone;
   prepared_.clear();
+  in_flight_.clear();
+}
+
+std::vector<Request> Connection::TakeAllInFlight() {
+  std::vector<Request> requests;
+  for (InFlight& entry : in_flight_) requests.push_back(std::move(entry.request));
+  in_flight_.clear();
+  return requests;
 }
 
 absl::Status Connection::StartConnect(const std::string& dsn) {
@@ -57,7 +64,8 @@ Connection::Step Connection::ContinueConnect() {
       return Step::kPending;
     case PGRES_POLLING_OK:
       if (PQsetnonblocking(conn_, 1) != 0) return Broken("cannot enter nonblocking mode");
-      state_ = State::kIdle;
+      if (PQenterPipelineMode(conn_) != 1) return Broken("cannot enter pipeline mode");
+      state_ = State::kReady;
       interest_ = Interest::kRead;
       return Step::kReady;
     default:
@@ -67,34 +75,29 @@ Connection::Step Connection::ContinueConnect() {
 
 Connection::Step Connection::Broken(absl::string_view what) {
   last_error_ = absl::StrCat(what, ": ", ConnectionMessage(conn_));
-  Reset();
   return Step::kBroken;
 }
 
-Connection::Step Connection::Begin(Request request) {
-  request_ = std::move(request);
-  outcome_ = absl::UnknownError("no result");
-  saw_result_ = false;
-  state_ = State::kBusy;
-  std::string name(request_.query.name);
-  if (prepared_.contains(name)) return SendExecute();
-  std::string sql(request_.query.sql);
-  if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
-    return Broken("cannot send prepare");
+Connection::Step Connection::Send(Request request) {
+  std::string name(request.query.name);
+  in_flight_.push_back(InFlight{std::move(request)});
+  InFlight& entry = in_flight_.back();
+  if (!prepared_.contains(name)) {
+    std::string sql(entry.request.query.sql);
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
+      return Broken("cannot send prepare");
+    }
+    // Counted as prepared from now on: later requests in this pipeline run after it.
+    prepared_.insert(name);
+    entry.prepares = true;
   }
-  stage_ = Stage::kPreparing;
-  return Flush();
-}
-
-Connection::Step Connection::SendExecute() {
-  std::string name(request_.query.name);
-  std::vector<const char*> values = request_.params.ValuePointers();
-  if (PQsendQueryPrepared(conn_, name.c_str(), request_.params.size(), values.data(), nullptr,
+  std::vector<const char*> values = entry.request.params.ValuePointers();
+  if (PQsendQueryPrepared(conn_, name.c_str(), entry.request.params.size(), values.data(), nullptr,
                           nullptr, /*resultFormat=*/0) != 1) {
     return Broken("cannot send query");
   }
-  stage_ = Stage::kExecuting;
-  return Flush();
+  if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
+  return Step::kPending;
 }
 
 Connection::Step Connection::Flush() {
@@ -106,69 +109,51 @@ Connection::Step Connection::Flush() {
   return Step::kPending;
 }
 
-Connection::Step Connection::OnSocketReady(bool readable, bool writable) {
+Connection::Step Connection::OnSocketReady(bool readable, bool writable,
+                                           std::vector<Completion>& completed) {
   if (readable && PQconsumeInput(conn_) != 1) return Broken("lost the server");
   if (interest_ == Interest::kReadWrite && (readable || writable)) {
-    Step step = Flush();
-    if (step != Step::kPending || interest_ == Interest::kReadWrite) return step;
+    if (Flush() == Step::kBroken) return Step::kBroken;
   }
-  return DrainResults();
+  return Drain(completed);
 }
 
-Connection::Step Connection::DrainResults() {
-  while (PQisBusy(conn_) == 0) {
+Connection::Step Connection::Drain(std::vector<Completion>& completed) {
+  int nulls_in_a_row = 0;
+  while (!in_flight_.empty() && PQisBusy(conn_) == 0) {
     PGresult* raw = PQgetResult(conn_);
-    if (raw != nullptr) {
-      Result result(raw);
-      ExecStatusType status = PQresultStatus(raw);
-      bool ok = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
-      if (!saw_result_ || outcome_.ok()) {
-        // Keep the first error, else the last result.
-        outcome_ = ok ? absl::StatusOr<Result>(std::move(result))
-                      : absl::StatusOr<Result>(StatusFromResult(raw, request_.query.name));
-      }
-      saw_result_ = true;
-      if (PQstatus(conn_) == CONNECTION_BAD) return Broken("lost the server");
+    InFlight& head = in_flight_.front();
+    if (raw == nullptr) {
+      // A NULL closes one command's results; two in a row mean nothing more is ready.
+      if (++nulls_in_a_row > 1) break;
+      ++head.commands_finished;
       continue;
     }
-    // A NULL result ends the command.
-    if (PQstatus(conn_) == CONNECTION_BAD) return Broken("lost the server");
-    if (stage_ == Stage::kPreparing) {
-      if (!outcome_.ok() && SqlStateOf(outcome_.status()) != "42P05") {
-        state_ = State::kIdle;
-        interest_ = Interest::kRead;
-        return Step::kCompleted;
-      }
-      prepared_.insert(std::string(request_.query.name));
-      saw_result_ = false;
-      outcome_ = absl::UnknownError("no result");
-      Step step = SendExecute();
-      if (step != Step::kPending) return step;
+    nulls_in_a_row = 0;
+    Result result(raw);
+    ExecStatusType status = PQresultStatus(raw);
+    if (status == PGRES_PIPELINE_SYNC) {
+      completed.push_back(Completion{std::move(head.request), std::move(head.outcome)});
+      in_flight_.pop_front();
       continue;
     }
-    if (!outcome_.ok() && IsConnectionFatal(SqlStateOf(outcome_.status()))) {
-      return Broken("server ended the session");
+    bool is_prepare = head.prepares && head.commands_finished == 0;
+    if (status == PGRES_FATAL_ERROR) {
+      if (head.outcome.ok() || head.outcome.status().code() == absl::StatusCode::kUnknown) {
+        head.outcome = StatusFromResult(raw, head.request.query.name);
+      }
+      // A statement that failed to prepare must be prepared again next time.
+      if (is_prepare) prepared_.erase(std::string(head.request.query.name));
+    } else if (status == PGRES_PIPELINE_ABORTED) {
+      if (head.outcome.ok() || head.outcome.status().code() == absl::StatusCode::kUnknown) {
+        head.outcome = absl::AbortedError("statement skipped after an earlier error");
+      }
+    } else if (!is_prepare && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) {
+      head.outcome = std::move(result);
     }
-    state_ = State::kIdle;
-    interest_ = Interest::kRead;
-    return Step::kCompleted;
-  }
-  return Step::kPending;
-}
-
-Connection::Step Connection::PollIdle() {
-  if (PQconsumeInput(conn_) != 1 || PQstatus(conn_) == CONNECTION_BAD) {
-    return Broken("lost the server");
-  }
-  // Idle connections receive nothing we asked for; drop notifications and stray results.
-  while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
-  while (PQisBusy(conn_) == 0) {
-    PGresult* stray = PQgetResult(conn_);
-    if (stray == nullptr) break;
-    PQclear(stray);
   }
   if (PQstatus(conn_) == CONNECTION_BAD) return Broken("lost the server");
-  return Step::kReady;
+  return Step::kPending;
 }
 
 }  // namespace firstsip::db

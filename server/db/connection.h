@@ -1,18 +1,23 @@
-// One PostgreSQL connection driven without blocking: connect, prepare, execute, read, each a
-// step the pool's event loop advances when the socket is ready. Owns its PGconn; a connection
-// that fails is marked broken and must be reset before it is used again.
+// One PostgreSQL connection in libpq pipeline mode, driven without blocking: many statements
+// in flight, their results matched in order. Each request is sent as
+//   [Prepare, if this connection has not prepared the statement yet] Execute Sync
+// so every request is its own implicit transaction, and a failing statement fails only its own
+// request (the Sync ends the aborted stretch). Owns its PGconn; a connection that fails is
+// reset and every request in flight on it fails with UNAVAILABLE.
 #pragma once
 
 #include <libpq-fe.h>
 
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "db/call_options.h"
 #include "db/params.h"
 #include "db/query.h"
 #include "db/result.h"
@@ -21,21 +26,28 @@ namespace firstsip::db {
 
 using ResultCallback = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;
 
-// One statement waiting for, or holding, a connection.
+// One statement waiting for, or on, a connection.
 struct Request {
   Query query;
   Params params;
-  absl::Time deadline = absl::InfiniteFuture();
+  CallOptions call;
   ResultCallback done;
+  // When a cancel request last went to the server while this one ran (InfinitePast: never).
+  absl::Time cancel_sent = absl::InfinitePast();
+  int attempts = 0;
+};
+
+// A request whose results are all in.
+struct Completion {
+  Request request;
+  absl::StatusOr<Result> outcome;
 };
 
 class Connection {
  public:
-  enum class State { kDisconnected, kConnecting, kIdle, kBusy };
-  // What the socket should be watched for.
+  enum class State { kDisconnected, kConnecting, kReady };
   enum class Interest { kNone, kRead, kWrite, kReadWrite };
-  // Where a step left the connection.
-  enum class Step { kPending, kReady, kCompleted, kBroken };
+  enum class Step { kPending, kReady, kBroken };
 
   Connection() = default;
   ~Connection();
@@ -45,47 +57,64 @@ class Connection {
   State state() const { return state_; }
   int socket() const { return conn_ ? PQsocket(conn_) : -1; }
   Interest interest() const { return interest_; }
+  // Requests sent and not yet complete.
+  size_t depth() const { return in_flight_.size(); }
+  // The request the server is working on (the oldest in flight), or nullptr.
+  Request* head() { return in_flight_.empty() ? nullptr : &in_flight_.front().request; }
+  const Request* head() const { return in_flight_.empty() ? nullptr : &in_flight_.front().request; }
+
+  // Calls f(Request&, bool is_head) for each request in flight, oldest first.
+  template <typename F>
+  void ForEachInFlight(F f) {
+    bool first = true;
+    for (InFlight& entry : in_flight_) {
+      f(entry.request, first);
+      first = false;
+    }
+  }
 
   // kDisconnected -> kConnecting. A failure leaves the connection kDisconnected.
   absl::Status StartConnect(const std::string& dsn);
-  // Advances the handshake: kPending (watch interest()), kReady (now kIdle) or kBroken.
+  // Advances the handshake: kPending (watch interest()), kReady (pipeline mode on) or kBroken.
   Step ContinueConnect();
 
-  // kIdle -> kBusy: sends the request's statement, preparing it first on this connection if
-  // needed. Returns kPending, or kBroken (the request can then be taken back with TakeRequest).
-  Step Begin(Request request);
-  // Advances a busy connection after its socket became ready. kCompleted: the outcome is ready
-  // (TakeRequest + TakeOutcome) and the connection is kIdle again.
-  Step OnSocketReady(bool readable, bool writable);
-  // Reads whatever arrived on an idle connection (e.g. the server closing it): kReady or kBroken.
-  Step PollIdle();
+  // Queues the request's commands on the wire. kBroken: the connection failed (the request is
+  // then in TakeAllInFlight with the others).
+  Step Send(Request request);
+  // Flushes what Send queued; call once after a batch of Sends.
+  Step Flush();
+  // Reads what arrived; appends finished requests to `completed` in order.
+  Step OnSocketReady(bool readable, bool writable, std::vector<Completion>& completed);
 
-  Request TakeRequest() { return std::move(request_); }
-  absl::StatusOr<Result> TakeOutcome() { return std::move(outcome_); }
+  // A handle to cancel whatever the server is running on this connection (from any thread);
+  // nullptr if unavailable. Free with PQfreeCancel.
+  PGcancel* CancelHandle() const { return conn_ ? PQgetCancel(conn_) : nullptr; }
 
-  // Why the connection broke, for logs and for the requests it fails. Never holds secrets:
-  // libpq's connection messages name host and port, never the password.
+  // Every request still in flight (after kBroken, or at shutdown), oldest first.
+  std::vector<Request> TakeAllInFlight();
+
   const std::string& last_error() const { return last_error_; }
 
-  // Closes the connection (if any) and returns to kDisconnected.
+  // Closes the connection (if any) and returns to kDisconnected; in-flight requests must have
+  // been taken first.
   void Reset();
 
  private:
-  Step Broken(absl::string_view what);
-  Step Flush();
-  Step SendExecute();
-  Step DrainResults();
+  struct InFlight {
+    Request request;
+    absl::StatusOr<Result> outcome = absl::UnknownError("no result");
+    bool prepares = false;      // the first command is this statement's Prepare
+    int commands_finished = 0;  // commands whose closing NULL has arrived
+  };
 
-  enum class Stage { kPreparing, kExecuting };
+  Step Broken(absl::string_view what);
+  Step Drain(std::vector<Completion>& completed);
 
   PGconn* conn_ = nullptr;
   State state_ = State::kDisconnected;
   Interest interest_ = Interest::kNone;
-  Stage stage_ = Stage::kExecuting;
-  absl::flat_hash_set<std::string> prepared_;
-  Request request_;
-  absl::StatusOr<Result> outcome_;
-  bool saw_result_ = false;
+  absl::flat_hash_set<std::string> prepared_;  // names whose Prepare was sent on this connection
+  std::deque<InFlight> in_flight_;
   std::string last_error_;
 };
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -19,6 +20,10 @@ namespace {
 
 constexpr uint64_t kWakeToken = ~uint64_t{0};
 constexpr int kMaxEvents = 64;
+constexpr int kMaxAttempts = 2;
+// A cancel that reaches the server between two statements is ignored there, so a cancelled
+// statement still running after this long gets another one.
+constexpr absl::Duration kCancelRetry = absl::Milliseconds(100);
 
 uint32_t EpollMask(Connection::Interest interest) {
   switch (interest) {
@@ -34,6 +39,8 @@ uint32_t EpollMask(Connection::Interest interest) {
   return 0;
 }
 
+bool CancelledByUs(const absl::Status& status) { return SqlStateOf(status) == "57014"; }
+
 }  // namespace
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {
@@ -45,6 +52,7 @@ Pool::Pool(PoolOptions options) : options_(std::move(options)) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
   for (int i = 0; i < std::max(1, options_.size); ++i) slots_.push_back(std::make_unique<Slot>());
   loop_ = std::thread([this] { Run(); });
+  canceller_ = std::thread([this] { RunCanceller(); });
 }
 
 Pool::~Pool() {
@@ -53,19 +61,30 @@ Pool::~Pool() {
   close(epoll_fd_);
 }
 
-void Pool::Execute(const Query& query, Params params, absl::Time deadline, ResultCallback done) {
+void Pool::Wake() {
+  uint64_t one = 1;
+  // A full eventfd counter still wakes the loop, so a failed write needs no retry.
+  [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+}
+
+void Pool::Execute(const Query& query, Params params, const CallOptions& call,
+                   ResultCallback done) {
   if (params.contains_nul()) {
     std::move(done)(
         absl::InternalError(absl::StrCat("parameter of ", query.name, " contains a NUL byte")));
     return;
   }
+  if (call.cancellation) {
+    call.cancellation->set_notify([this] {
+      cancel_pending_.store(true);
+      Wake();
+    });
+  }
   {
     std::lock_guard<std::mutex> lock(submit_mutex_);
     if (!stopped_) {
-      submitted_.push_back(Request{query, std::move(params), deadline, std::move(done)});
-      uint64_t one = 1;
-      // A full eventfd counter still wakes the loop, so a failed write needs no retry.
-      [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+      submitted_.push_back(Request{query, std::move(params), call, std::move(done)});
+      Wake();
       return;
     }
   }
@@ -79,13 +98,33 @@ void Pool::Stop() {
     stopped_ = true;
   }
   stopping_.store(true);
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+  Wake();
   if (loop_.joinable()) loop_.join();
+  {
+    std::lock_guard<std::mutex> lock(cancel_mutex_);
+    canceller_stop_ = true;
+  }
+  cancel_ready_.notify_all();
+  if (canceller_.joinable()) canceller_.join();
 }
 
 PoolStats Pool::stats() const {
-  return PoolStats{connected_.load(), busy_.load(), waiting_count_.load()};
+  return PoolStats{connected_.load(), busy_.load(), in_flight_.load(), waiting_count_.load()};
+}
+
+void Pool::RunCanceller() {
+  std::unique_lock<std::mutex> lock(cancel_mutex_);
+  while (true) {
+    cancel_ready_.wait(lock, [this] { return canceller_stop_ || !cancels_.empty(); });
+    if (cancels_.empty()) return;  // stopping, nothing left
+    PGcancel* cancel = cancels_.front();
+    cancels_.pop_front();
+    lock.unlock();
+    char error[256];
+    PQcancel(cancel, error, sizeof(error));
+    PQfreeCancel(cancel);
+    lock.lock();
+  }
 }
 
 void Pool::Run() {
@@ -107,7 +146,9 @@ void Pool::Run() {
       HandleEvent(static_cast<size_t>(events[i].data.u64), events[i].events);
     }
     TakeSubmissions();
-    ExpireWaiting(absl::Now());
+    now = absl::Now();
+    ExpireWaiting(now);
+    CancelRunning(now);
     Dispatch();
     PublishStats();
   }
@@ -116,9 +157,7 @@ void Pool::Run() {
   absl::Status gone = ConnectionLost("the service is shutting down");
   FailAllWaiting(gone);
   for (auto& slot : slots_) {
-    if (slot->connection.state() == Connection::State::kBusy) {
-      Complete(slot->connection.TakeRequest(), gone);
-    }
+    for (Request& request : slot->connection.TakeAllInFlight()) Complete(std::move(request), gone);
     slot->connection.Reset();
   }
   PublishStats();
@@ -143,32 +182,89 @@ void Pool::TakeSubmissions() {
 }
 
 void Pool::Dispatch() {
-  for (size_t i = 0; i < slots_.size() && !waiting_.empty(); ++i) {
-    Connection& connection = slots_[i]->connection;
-    if (connection.state() != Connection::State::kIdle) continue;
+  if (waiting_.empty()) return;
+  std::vector<bool> sent(slots_.size(), false);
+  while (!waiting_.empty()) {
+    // The least loaded ready connection with room in its pipeline.
+    size_t best = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const Connection& connection = slots_[i]->connection;
+      if (connection.state() != Connection::State::kReady ||
+          static_cast<int>(connection.depth()) >= options_.pipeline_depth) {
+        continue;
+      }
+      if (best == slots_.size() || connection.depth() < slots_[best]->connection.depth()) best = i;
+    }
+    if (best == slots_.size()) break;
     Request request = std::move(waiting_.front());
     waiting_.pop_front();
-    if (connection.Begin(std::move(request)) == Connection::Step::kBroken) {
-      Complete(connection.TakeRequest(), ConnectionLost(connection.last_error()));
-      OnBroken(i);
+    ++request.attempts;
+    if (slots_[best]->connection.Send(std::move(request)) == Connection::Step::kBroken) {
+      OnBroken(best);
       continue;
     }
-    UpdateWatch(i);
+    sent[best] = true;
+  }
+  // One flush per connection for the whole batch.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!sent[i]) continue;
+    if (slots_[i]->connection.Flush() == Connection::Step::kBroken) {
+      OnBroken(i);
+    } else {
+      UpdateWatch(i);
+    }
   }
 }
 
 void Pool::ExpireWaiting(absl::Time now) {
   if (waiting_.empty()) return;
+  bool check_cancelled = cancel_pending_.load();
   std::deque<Request> kept;
   for (Request& request : waiting_) {
-    if (request.deadline <= now) {
-      Complete(std::move(request), absl::DeadlineExceededError(
-                                       "deadline passed while waiting for a database connection"));
+    if (request.call.deadline <= now) {
+      Complete(std::move(request),
+               absl::DeadlineExceededError("deadline passed while waiting for the database"));
+    } else if (check_cancelled && request.call.cancellation &&
+               request.call.cancellation->cancelled()) {
+      Complete(std::move(request), absl::CancelledError("the caller cancelled"));
     } else {
       kept.push_back(std::move(request));
     }
   }
   waiting_.swap(kept);
+}
+
+void Pool::CancelRunning(absl::Time now) {
+  cancel_pending_.store(false);
+  for (auto& slot : slots_) {
+    Connection& connection = slot->connection;
+    connection.ForEachInFlight([&](Request& request, bool is_head) {
+      bool cancelled = request.call.cancellation && request.call.cancellation->cancelled();
+      bool expired = request.call.deadline <= now;
+      if (!cancelled && !expired) return;
+      // The caller hears now; the statement's result, when it comes, is dropped. Nothing can
+      // be taken back out of a pipeline, so a statement behind others still runs (a write may
+      // still commit, as with any deadline error).
+      if (request.done) {
+        std::move(request.done)(
+            expired ? absl::DeadlineExceededError("deadline passed; the statement was cancelled")
+                    : absl::CancelledError("the caller cancelled; the statement was cancelled"));
+        request.done = nullptr;
+      }
+      // Only the statement at the head of a pipeline is running, so it is the one a cancel
+      // request stops. If it finished meanwhile, the next statement may be hit instead:
+      // Finish() notices that and runs the innocent statement again.
+      if (!is_head || now - request.cancel_sent < kCancelRetry) return;
+      if (PGcancel* cancel = connection.CancelHandle()) {
+        request.cancel_sent = now;
+        {
+          std::lock_guard<std::mutex> lock(cancel_mutex_);
+          cancels_.push_back(cancel);
+        }
+        cancel_ready_.notify_one();
+      }
+    });
+  }
 }
 
 void Pool::ConnectDue(absl::Time now) {
@@ -177,7 +273,6 @@ void Pool::ConnectDue(absl::Time now) {
     Connection& connection = slot.connection;
     if (connection.state() == Connection::State::kConnecting && now >= slot.connect_deadline) {
       LogWarning(absl::StrCat("database connection ", i, ": connect timed out"));
-      connection.Reset();
       OnBroken(i);
       continue;
     }
@@ -197,30 +292,21 @@ void Pool::HandleEvent(size_t index, uint32_t events) {
   bool readable = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0;
   bool writable = (events & EPOLLOUT) != 0;
   Connection::Step step = Connection::Step::kPending;
-  switch (connection.state()) {
-    case Connection::State::kConnecting:
-      step = connection.ContinueConnect();
-      if (step == Connection::Step::kReady) {
-        if (slot.failures > 0) LogInfo(absl::StrCat("database connection ", index, " restored"));
-        slot.failures = 0;
-        unreachable_ = false;
-      }
-      break;
-    case Connection::State::kIdle:
-      step = connection.PollIdle();
-      break;
-    case Connection::State::kBusy:
-      step = connection.OnSocketReady(readable, writable);
-      if (step == Connection::Step::kCompleted) {
-        Request request = connection.TakeRequest();
-        absl::StatusOr<Result> outcome = connection.TakeOutcome();
-        Complete(std::move(request), std::move(outcome));
-      } else if (step == Connection::Step::kBroken) {
-        Complete(connection.TakeRequest(), ConnectionLost(connection.last_error()));
-      }
-      break;
-    case Connection::State::kDisconnected:
-      return;
+  if (connection.state() == Connection::State::kConnecting) {
+    step = connection.ContinueConnect();
+    if (step == Connection::Step::kReady) {
+      if (slot.failures > 0) LogInfo(absl::StrCat("database connection ", index, " restored"));
+      slot.failures = 0;
+      unreachable_ = false;
+    }
+  } else if (connection.state() == Connection::State::kReady) {
+    std::vector<Completion> completed;
+    step = connection.OnSocketReady(readable, writable, completed);
+    for (Completion& completion : completed) {
+      Finish(std::move(completion.request), std::move(completion.outcome));
+    }
+  } else {
+    return;
   }
   if (step == Connection::Step::kBroken) {
     OnBroken(index);
@@ -229,8 +315,33 @@ void Pool::HandleEvent(size_t index, uint32_t events) {
   UpdateWatch(index);
 }
 
+void Pool::Finish(Request request, absl::StatusOr<Result> outcome) {
+  if (!request.done) return;  // already answered (deadline or cancellation)
+  if (!outcome.ok() && CancelledByUs(outcome.status())) {
+    bool deadline_passed = request.call.deadline <= absl::Now();
+    bool caller_cancelled = request.call.cancellation && request.call.cancellation->cancelled();
+    if (deadline_passed) {
+      outcome = absl::DeadlineExceededError("deadline passed; the statement was cancelled");
+    } else if (caller_cancelled) {
+      outcome = absl::CancelledError("the caller cancelled; the statement was cancelled");
+    } else if (request.attempts < kMaxAttempts) {
+      // Hit by a cancel meant for the statement before it: nothing of it was kept, so run it
+      // again, first in line.
+      request.cancel_sent = absl::InfinitePast();
+      waiting_.push_front(std::move(request));
+      return;
+    }
+  }
+  Complete(std::move(request), std::move(outcome));
+}
+
 void Pool::OnBroken(size_t index) {
   Slot& slot = *slots_[index];
+  std::string error = slot.connection.last_error();
+  for (Request& request : slot.connection.TakeAllInFlight()) {
+    Complete(std::move(request), ConnectionLost(error));
+  }
+  slot.connection.Reset();
   if (slot.registered_fd >= 0) {
     // The socket is usually closed already, which removed it from epoll; either way it's gone.
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.registered_fd, nullptr);
@@ -240,16 +351,15 @@ void Pool::OnBroken(size_t index) {
   absl::Duration backoff = options_.reconnect_min;
   for (int i = 1; i < slot.failures && backoff < options_.reconnect_max; ++i) backoff *= 2;
   backoff = std::min(backoff, options_.reconnect_max);
-  // Full jitter in [backoff/2, backoff] keeps replicas from reconnecting in lockstep.
+  // Jitter in [backoff/2, backoff] keeps replicas from reconnecting in lockstep.
   std::uniform_real_distribution<double> spread(0.5, 1.0);
   slot.next_attempt = absl::Now() + backoff * spread(jitter_);
   if (slot.failures == 1 || slot.failures % 20 == 0) {
     LogWarning(absl::StrCat("database connection ", index, " down (", slot.failures,
-                            " failures): ", slot.connection.last_error()));
+                            " failures): ", error));
   }
   bool any_usable = std::any_of(slots_.begin(), slots_.end(), [](const auto& s) {
-    auto state = s->connection.state();
-    return state == Connection::State::kIdle || state == Connection::State::kBusy;
+    return s->connection.state() == Connection::State::kReady;
   });
   if (!any_usable) {
     // With no connection left there is nothing to wait for: fail fast so callers can retry
@@ -293,8 +403,16 @@ int Pool::TimeoutMs(absl::Time now) const {
     auto state = slot->connection.state();
     if (state == Connection::State::kDisconnected) wake = std::min(wake, slot->next_attempt);
     if (state == Connection::State::kConnecting) wake = std::min(wake, slot->connect_deadline);
+    // Deadlines of statements in flight: they get answered, and cancelled, then.
+    const_cast<Connection&>(slot->connection)
+        .ForEachInFlight([&](const Request& request, bool is_head) {
+          if (request.done) wake = std::min(wake, request.call.deadline);
+          if (is_head && request.cancel_sent != absl::InfinitePast()) {
+            wake = std::min(wake, request.cancel_sent + kCancelRetry);
+          }
+        });
   }
-  for (const Request& request : waiting_) wake = std::min(wake, request.deadline);
+  for (const Request& request : waiting_) wake = std::min(wake, request.call.deadline);
   if (wake <= now) return 0;
   return static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(wake - now, absl::Milliseconds(1))));
 }
@@ -306,13 +424,17 @@ void Pool::Complete(Request request, absl::StatusOr<Result> outcome) {
 void Pool::PublishStats() {
   int connected = 0;
   int busy = 0;
+  int in_flight = 0;
   for (const auto& slot : slots_) {
-    auto state = slot->connection.state();
-    connected += state == Connection::State::kIdle || state == Connection::State::kBusy;
-    busy += state == Connection::State::kBusy;
+    const Connection& connection = slot->connection;
+    if (connection.state() != Connection::State::kReady) continue;
+    ++connected;
+    busy += connection.depth() > 0;
+    in_flight += static_cast<int>(connection.depth());
   }
   connected_.store(connected);
   busy_.store(busy);
+  in_flight_.store(in_flight);
   waiting_count_.store(static_cast<int>(waiting_.size()));
 }
 

@@ -1,9 +1,14 @@
-// The asynchronous database engine: a fixed set of connections driven by one event-loop
-// thread (epoll over the libpq sockets). Callers hand in a named statement and a callback and
-// return at once; no caller thread ever waits on PostgreSQL.
+// The asynchronous database engine: a fixed set of pipelined connections driven by one
+// event-loop thread (epoll over the libpq sockets). Callers hand in a named statement and a
+// callback and return at once; no caller thread ever waits on PostgreSQL.
+//
+// Under load each connection carries up to `pipeline_depth` statements at once, batched into
+// few network writes, so a small pool serves many concurrent calls. A statement whose deadline
+// passes, or whose caller cancels, is cancelled on the server when it is the one running.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "db/call_options.h"
 #include "db/connection.h"
 #include "db/params.h"
 #include "db/query.h"
@@ -23,6 +29,8 @@ namespace firstsip::db {
 struct PoolOptions {
   std::string dsn;
   int size = 4;
+  // Statements in flight on one connection at once.
+  int pipeline_depth = 32;
   // Requests waiting for a connection beyond this fail with RESOURCE_EXHAUSTED.
   int max_waiting = 10000;
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -32,9 +40,10 @@ struct PoolOptions {
 };
 
 struct PoolStats {
-  int connected = 0;  // idle or busy
-  int busy = 0;
-  int waiting = 0;
+  int connected = 0;  // ready connections
+  int busy = 0;       // ready connections with statements in flight
+  int in_flight = 0;  // statements sent and not yet answered
+  int waiting = 0;    // statements waiting for room on a connection
 };
 
 class Pool {
@@ -49,12 +58,13 @@ class Pool {
   // Runs `query` with `params` and calls `done` exactly once, on the pool's thread (or on the
   // calling thread when the pool is stopped), with the rows or with:
   //   UNAVAILABLE        the database cannot be reached, or the connection broke mid-call;
-  //   DEADLINE_EXCEEDED  `deadline` passed before a connection was free;
+  //   DEADLINE_EXCEEDED  call.deadline passed (while waiting, or the server cancelled it);
+  //   CANCELLED          call.cancellation fired;
   //   RESOURCE_EXHAUSTED too many requests already waiting;
   //   INTERNAL           a parameter contains a NUL byte (validate input before this);
   //   anything StatusFromResult maps the statement's own error to.
   // `done` must not block: it runs on the loop that serves every other request.
-  void Execute(const Query& query, Params params, absl::Time deadline, ResultCallback done);
+  void Execute(const Query& query, Params params, const CallOptions& call, ResultCallback done);
 
   // Fails every waiting and running request with UNAVAILABLE, closes the connections and
   // joins the loop thread. Idempotent.
@@ -72,17 +82,21 @@ class Pool {
   };
 
   void Run();
+  void RunCanceller();
   void TakeSubmissions();
   void Dispatch();
   void ExpireWaiting(absl::Time now);
+  void CancelRunning(absl::Time now);
   void ConnectDue(absl::Time now);
   void HandleEvent(size_t index, uint32_t events);
   void OnBroken(size_t index);
   void FailAllWaiting(const absl::Status& status);
   void UpdateWatch(size_t index);
   int TimeoutMs(absl::Time now) const;
+  void Finish(Request request, absl::StatusOr<Result> outcome);
   void Complete(Request request, absl::StatusOr<Result> outcome);
   void PublishStats();
+  void Wake();
 
   const PoolOptions options_;
   int epoll_fd_ = -1;
@@ -92,6 +106,7 @@ class Pool {
   std::vector<Request> submitted_;  // guarded by submit_mutex_
   bool stopped_ = false;            // guarded by submit_mutex_
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_pending_{false};
 
   // Loop-thread state.
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -99,11 +114,19 @@ class Pool {
   bool unreachable_ = false;
   std::mt19937_64 jitter_{std::random_device{}()};
 
+  // PQcancel opens a connection of its own and blocks, so it runs on a thread of its own.
+  std::mutex cancel_mutex_;
+  std::condition_variable cancel_ready_;
+  std::deque<PGcancel*> cancels_;  // guarded by cancel_mutex_
+  bool canceller_stop_ = false;    // guarded by cancel_mutex_
+
   std::atomic<int> connected_{0};
   std::atomic<int> busy_{0};
+  std::atomic<int> in_flight_{0};
   std::atomic<int> waiting_count_{0};
 
   std::thread loop_;
+  std::thread canceller_;
 };
 
 }  // namespace firstsip::db

@@ -81,22 +81,22 @@ absl::Status BriefingNotFound(int64_t id) {
 }  // namespace
 
 void BriefingStore::Create(int64_t user_id, const std::optional<std::string>& request_id,
-                           absl::Time deadline, Done<v1::Briefing> done) {
+                           const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(user_id).Add(request_id);
-  RunCreate(std::move(params), deadline, 1, std::move(done));
+  RunCreate(std::move(params), call, 1, std::move(done));
 }
 
-void BriefingStore::RunCreate(db::Params params, absl::Time deadline, int attempt,
+void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, int attempt,
                               Done<v1::Briefing> done) {
   db::Params retry = params;
-  pool_.Execute(kCreateBriefing, std::move(params), deadline,
-                [this, retry = std::move(retry), deadline, attempt,
+  pool_.Execute(kCreateBriefing, std::move(params), call,
+                [this, retry = std::move(retry), call, attempt,
                  done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) {
                     if (db::ConstraintOf(result.status()) == "briefings_user_request_id_key" &&
                         attempt < kCreateAttempts) {
-                      return RunCreate(std::move(retry), deadline, attempt + 1, std::move(done));
+                      return RunCreate(std::move(retry), call, attempt + 1, std::move(done));
                     }
                     return std::move(done)(result.status());
                   }
@@ -110,10 +110,10 @@ void BriefingStore::RunCreate(db::Params params, absl::Time deadline, int attemp
                 });
 }
 
-void BriefingStore::Get(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+void BriefingStore::Get(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kGetBriefing, std::move(params), deadline,
+  pool_.Execute(kGetBriefing, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   absl::StatusOr<std::vector<v1::Briefing>> briefings =
@@ -124,7 +124,7 @@ void BriefingStore::Get(int64_t id, absl::Time deadline, Done<v1::Briefing> done
                 });
 }
 
-void BriefingStore::List(const BriefingListQuery& query, absl::Time deadline,
+void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& call,
                          Done<std::vector<v1::Briefing>> done) {
   db::Params params;
   params.Add(query.user_id)
@@ -133,7 +133,7 @@ void BriefingStore::List(const BriefingListQuery& query, absl::Time deadline,
       .Add(query.unread_only)
       .Add(query.limit);
   pool_.Execute(
-      queries::kListBriefings, std::move(params), deadline,
+      queries::kListBriefings, std::move(params), call,
       [user_id = query.user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
         if (result->rows() == 0) {
@@ -147,9 +147,9 @@ void BriefingStore::List(const BriefingListQuery& query, absl::Time deadline,
 }
 
 void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params params,
-                               const char* rpc, v1::BriefingStatus from, absl::Time deadline,
-                               Done<v1::Briefing> done) {
-  pool_.Execute(query, std::move(params), deadline,
+                               const char* rpc, v1::BriefingStatus from,
+                               const db::CallOptions& call, Done<v1::Briefing> done) {
+  pool_.Execute(query, std::move(params), call,
                 [id, rpc, from, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   absl::StatusOr<std::vector<v1::Briefing>> briefings =
@@ -166,40 +166,40 @@ void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params pa
                 });
 }
 
-void BriefingStore::Start(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+void BriefingStore::Start(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id).Add(absl::ToInt64Microseconds(logic::kDefaultLease));
   Transition(kStartBriefing, id, std::move(params), "StartBriefing", v1::BRIEFING_STATUS_PENDING,
-             deadline, std::move(done));
+             call, std::move(done));
 }
 
-void BriefingStore::Complete(int64_t id, const std::string& content_json, absl::Time deadline,
-                             Done<v1::Briefing> done) {
+void BriefingStore::Complete(int64_t id, const std::string& content_json,
+                             const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id).Add(content_json);
   Transition(kCompleteBriefing, id, std::move(params), "CompleteBriefing",
-             v1::BRIEFING_STATUS_PROCESSING, deadline, std::move(done));
+             v1::BRIEFING_STATUS_PROCESSING, call, std::move(done));
 }
 
-void BriefingStore::Fail(int64_t id, const std::string& error_message, absl::Time deadline,
+void BriefingStore::Fail(int64_t id, const std::string& error_message, const db::CallOptions& call,
                          Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id).Add(error_message);
   Transition(kFailBriefing, id, std::move(params), "FailBriefing", v1::BRIEFING_STATUS_PROCESSING,
-             deadline, std::move(done));
+             call, std::move(done));
 }
 
-void BriefingStore::MarkRead(int64_t id, absl::Time deadline, Done<v1::Briefing> done) {
+void BriefingStore::MarkRead(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id);
   Transition(kMarkBriefingRead, id, std::move(params), "MarkBriefingRead",
-             v1::BRIEFING_STATUS_COMPLETED, deadline, std::move(done));
+             v1::BRIEFING_STATUS_COMPLETED, call, std::move(done));
 }
 
-void BriefingStore::Delete(int64_t id, absl::Time deadline, Done<bool> done) {
+void BriefingStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteBriefing, std::move(params), deadline,
+  pool_.Execute(kDeleteBriefing, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   if (result->affected_rows() == 0) return std::move(done)(BriefingNotFound(id));
@@ -207,11 +207,11 @@ void BriefingStore::Delete(int64_t id, absl::Time deadline, Done<bool> done) {
                 });
 }
 
-void BriefingStore::ClaimNext(absl::Duration lease, absl::Time deadline,
+void BriefingStore::ClaimNext(absl::Duration lease, const db::CallOptions& call,
                               Done<std::optional<v1::Briefing>> done) {
   db::Params params;
   params.Add(absl::ToInt64Microseconds(lease));
-  pool_.Execute(queries::kClaimNextBriefing, std::move(params), deadline,
+  pool_.Execute(queries::kClaimNextBriefing, std::move(params), call,
                 [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   absl::StatusOr<std::vector<v1::Briefing>> briefings =

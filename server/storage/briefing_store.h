@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "db/call_options.h"
 #include "db/pool.h"
 #include "firstsip/v1/briefing.pb.h"
 #include "storage/done.h"
@@ -67,28 +68,30 @@ class BriefingStore {
 
   // PENDING. NOT_FOUND for a missing or deleted user. With a request_id, a repeat returns the
   // briefing the first call created.
-  void Create(int64_t user_id, const std::optional<std::string>& request_id, absl::Time deadline,
-              Done<v1::Briefing> done);
-  void Get(int64_t id, absl::Time deadline, Done<v1::Briefing> done);
+  void Create(int64_t user_id, const std::optional<std::string>& request_id,
+              const db::CallOptions& call, Done<v1::Briefing> done);
+  void Get(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
   // Newest first; NOT_FOUND when the user is missing or deleted.
-  void List(const BriefingListQuery& query, absl::Time deadline,
+  void List(const BriefingListQuery& query, const db::CallOptions& call,
             Done<std::vector<v1::Briefing>> done);
   // Transitions: NOT_FOUND when missing or deleted, FAILED_PRECONDITION naming the current
   // status when the briefing is not in the status the transition starts from.
-  void Start(int64_t id, absl::Time deadline, Done<v1::Briefing> done);
-  void Complete(int64_t id, const std::string& content_json, absl::Time deadline,
+  void Start(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
+  void Complete(int64_t id, const std::string& content_json, const db::CallOptions& call,
                 Done<v1::Briefing> done);
-  void Fail(int64_t id, const std::string& error_message, absl::Time deadline,
+  void Fail(int64_t id, const std::string& error_message, const db::CallOptions& call,
             Done<v1::Briefing> done);
-  void MarkRead(int64_t id, absl::Time deadline, Done<v1::Briefing> done);
-  void Delete(int64_t id, absl::Time deadline, Done<bool> done);
+  void MarkRead(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
+  void Delete(int64_t id, const db::CallOptions& call, Done<bool> done);
   // The oldest claimable briefing, now PROCESSING under a lease; nullopt when there is none.
-  void ClaimNext(absl::Duration lease, absl::Time deadline, Done<std::optional<v1::Briefing>> done);
+  void ClaimNext(absl::Duration lease, const db::CallOptions& call,
+                 Done<std::optional<v1::Briefing>> done);
 
  private:
-  void RunCreate(db::Params params, absl::Time deadline, int attempt, Done<v1::Briefing> done);
+  void RunCreate(db::Params params, const db::CallOptions& call, int attempt,
+                 Done<v1::Briefing> done);
   void Transition(const db::Query& query, int64_t id, db::Params params, const char* rpc,
-                  v1::BriefingStatus from, absl::Time deadline, Done<v1::Briefing> done);
+                  v1::BriefingStatus from, const db::CallOptions& call, Done<v1::Briefing> done);
 
   db::Pool& pool_;
 };

@@ -147,7 +147,8 @@ crypto::ValueContext TokenContext(absl::string_view column, absl::string_view pr
   return crypto::ValueContext{kIdentitiesTable, column, provider, provider_user_id};
 }
 
-void IdentityStore::SignIn(const SignInInput& input, absl::Time deadline, Done<SignInResult> done) {
+void IdentityStore::SignIn(const SignInInput& input, const db::CallOptions& call,
+                           Done<SignInResult> done) {
   db::Params params;
   params.Add(input.provider)
       .Add(input.provider_user_id)
@@ -159,19 +160,19 @@ void IdentityStore::SignIn(const SignInInput& input, absl::Time deadline, Done<S
       !sealed.ok()) {
     return std::move(done)(sealed);
   }
-  RunSignIn(std::move(params), deadline, 1, std::move(done));
+  RunSignIn(std::move(params), call, 1, std::move(done));
 }
 
-void IdentityStore::RunSignIn(db::Params params, absl::Time deadline, int attempt,
+void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, int attempt,
                               Done<SignInResult> done) {
   db::Params retry_params = params;
   pool_.Execute(
-      kSignIn, std::move(params), deadline,
-      [this, retry_params = std::move(retry_params), deadline, attempt,
+      kSignIn, std::move(params), call,
+      [this, retry_params = std::move(retry_params), call, attempt,
        done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) {
           if (IsSignInRace(result.status()) && attempt < kSignInAttempts) {
-            return RunSignIn(std::move(retry_params), deadline, attempt + 1, std::move(done));
+            return RunSignIn(std::move(retry_params), call, attempt + 1, std::move(done));
           }
           return std::move(done)(result.status());
         }
@@ -196,21 +197,21 @@ void IdentityStore::RunSignIn(db::Params params, absl::Time deadline, int attemp
       });
 }
 
-void IdentityStore::Get(int64_t id, absl::Time deadline, Done<v1::AuthIdentity> done) {
+void IdentityStore::Get(int64_t id, const db::CallOptions& call, Done<v1::AuthIdentity> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kGetIdentity, std::move(params), deadline,
+  pool_.Execute(kGetIdentity, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   std::move(done)(OneIdentity(std::move(result), IdentityNotFound(id)));
                 });
 }
 
-void IdentityStore::ListForUser(int64_t user_id, absl::Time deadline,
+void IdentityStore::ListForUser(int64_t user_id, const db::CallOptions& call,
                                 Done<std::vector<v1::AuthIdentity>> done) {
   db::Params params;
   params.Add(user_id);
   pool_.Execute(
-      kListIdentities, std::move(params), deadline,
+      kListIdentities, std::move(params), call,
       [user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
         if (result->rows() == 0) {
@@ -223,16 +224,15 @@ void IdentityStore::ListForUser(int64_t user_id, absl::Time deadline,
       });
 }
 
-void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, absl::Time deadline,
+void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db::CallOptions& call,
                                  Done<v1::AuthIdentity> done) {
   db::Params owner;
   owner.Add(id);
   // Two statements: the associated data needs the identity's provider account, which never
   // changes once the row exists, so nothing can slip in between that matters.
   pool_.Execute(
-      kIdentityOwner, std::move(owner), deadline,
-      [this, id, update, deadline,
-       done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+      kIdentityOwner, std::move(owner), call,
+      [this, id, update, call, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
         if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
         db::Params params;
@@ -242,18 +242,18 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, absl::Ti
             !sealed.ok()) {
           return std::move(done)(sealed);
         }
-        pool_.Execute(kUpdateTokens, std::move(params), deadline,
+        pool_.Execute(kUpdateTokens, std::move(params), call,
                       [id, done = std::move(done)](absl::StatusOr<db::Result> updated) mutable {
                         std::move(done)(OneIdentity(std::move(updated), IdentityNotFound(id)));
                       });
       });
 }
 
-void IdentityStore::GetTokens(int64_t id, absl::Time deadline, Done<v1::OAuthTokens> done) {
+void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done) {
   db::Params params;
   params.Add(id);
   pool_.Execute(
-      kGetTokens, std::move(params), deadline,
+      kGetTokens, std::move(params), call,
       [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
         if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
@@ -283,10 +283,10 @@ void IdentityStore::GetTokens(int64_t id, absl::Time deadline, Done<v1::OAuthTok
       });
 }
 
-void IdentityStore::Delete(int64_t id, absl::Time deadline, Done<bool> done) {
+void IdentityStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteIdentity, std::move(params), deadline,
+  pool_.Execute(kDeleteIdentity, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   if (result->affected_rows() == 0) return std::move(done)(IdentityNotFound(id));

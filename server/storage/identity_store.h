@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "crypto/token_cipher.h"
+#include "db/call_options.h"
 #include "db/pool.h"
 #include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
@@ -35,19 +36,21 @@ class IdentityStore {
   // One atomic statement (see identity_store.cc); concurrent first sign-ins of one identity
   // are retried until they agree on one user and one identity. FAILED_PRECONDITION when the
   // identity's user is soft-deleted.
-  void SignIn(const SignInInput& input, absl::Time deadline, Done<SignInResult> done);
-  void Get(int64_t id, absl::Time deadline, Done<v1::AuthIdentity> done);
+  void SignIn(const SignInInput& input, const db::CallOptions& call, Done<SignInResult> done);
+  void Get(int64_t id, const db::CallOptions& call, Done<v1::AuthIdentity> done);
   // NOT_FOUND when the user is missing or soft-deleted.
-  void ListForUser(int64_t user_id, absl::Time deadline, Done<std::vector<v1::AuthIdentity>> done);
-  void UpdateTokens(int64_t id, const TokenUpdate& update, absl::Time deadline,
+  void ListForUser(int64_t user_id, const db::CallOptions& call,
+                   Done<std::vector<v1::AuthIdentity>> done);
+  void UpdateTokens(int64_t id, const TokenUpdate& update, const db::CallOptions& call,
                     Done<v1::AuthIdentity> done);
   // Decrypted tokens; DATA_LOSS when a stored value fails authentication.
-  void GetTokens(int64_t id, absl::Time deadline, Done<v1::OAuthTokens> done);
+  void GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done);
   // Removes the row, tokens and all.
-  void Delete(int64_t id, absl::Time deadline, Done<bool> done);
+  void Delete(int64_t id, const db::CallOptions& call, Done<bool> done);
 
  private:
-  void RunSignIn(db::Params params, absl::Time deadline, int attempt, Done<SignInResult> done);
+  void RunSignIn(db::Params params, const db::CallOptions& call, int attempt,
+                 Done<SignInResult> done);
 
   db::Pool& pool_;
   const crypto::TokenCipher& cipher_;

@@ -97,42 +97,45 @@ db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
 
 }  // namespace
 
-void UserStore::Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done) {
+void UserStore::Create(const logic::NewUser& user, const db::CallOptions& call,
+                       Done<v1::User> done) {
   db::Params params;
   params.Add(user.email)
       .Add(user.name)
       .Add(user.timezone)
       .Add(user.preferred_briefing_time)
       .Add(user.role);
-  pool_.Execute(kCreateUser, std::move(params), deadline,
+  pool_.Execute(kCreateUser, std::move(params), call,
                 OneUser(absl::InternalError("insert returned no row"), std::move(done)));
 }
 
-void UserStore::Get(int64_t id, bool show_deleted, absl::Time deadline, Done<v1::User> done) {
+void UserStore::Get(int64_t id, bool show_deleted, const db::CallOptions& call,
+                    Done<v1::User> done) {
   db::Params params;
   params.Add(id).Add(show_deleted);
-  pool_.Execute(kGetUser, std::move(params), deadline, OneUser(NotFound(id), std::move(done)));
+  pool_.Execute(kGetUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
 }
 
-void UserStore::GetByEmail(const std::string& email, absl::Time deadline, Done<v1::User> done) {
+void UserStore::GetByEmail(const std::string& email, const db::CallOptions& call,
+                           Done<v1::User> done) {
   db::Params params;
   params.Add(email);
-  pool_.Execute(kGetUserByEmail, std::move(params), deadline,
+  pool_.Execute(kGetUserByEmail, std::move(params), call,
                 OneUser(absl::NotFoundError("no live user has this email"), std::move(done)));
 }
 
-void UserStore::List(const UserListQuery& query, absl::Time deadline,
+void UserStore::List(const UserListQuery& query, const db::CallOptions& call,
                      Done<std::vector<v1::User>> done) {
   db::Params params;
   params.Add(query.after_id).Add(query.show_deleted).Add(query.role).Add(query.limit);
-  pool_.Execute(kListUsers, std::move(params), deadline,
+  pool_.Execute(kListUsers, std::move(params), call,
                 [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(std::move(result).status());
                   std::move(done)(UsersFromResult(*result));
                 });
 }
 
-void UserStore::Update(int64_t id, const logic::UserPatch& patch, absl::Time deadline,
+void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::CallOptions& call,
                        Done<v1::User> done) {
   db::Params params;
   params.Add(id)
@@ -143,7 +146,7 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, absl::Time dea
       .Add(patch.preferred_briefing_time)
       .Add(patch.role);
   pool_.Execute(
-      kUpdateUser, std::move(params), deadline,
+      kUpdateUser, std::move(params), call,
       [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
         if (result->rows() == 0) return std::move(done)(NotFound(id));
@@ -157,16 +160,16 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, absl::Time dea
       });
 }
 
-void UserStore::Delete(int64_t id, absl::Time deadline, Done<v1::User> done) {
+void UserStore::Delete(int64_t id, const db::CallOptions& call, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteUser, std::move(params), deadline, OneUser(NotFound(id), std::move(done)));
+  pool_.Execute(kDeleteUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
 }
 
-void UserStore::Undelete(int64_t id, absl::Time deadline, Done<v1::User> done) {
+void UserStore::Undelete(int64_t id, const db::CallOptions& call, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kUndeleteUser, std::move(params), deadline,
+  pool_.Execute(kUndeleteUser, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
                   if (result->rows() == 0) return std::move(done)(NotFound(id));

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "db/call_options.h"
 #include "db/pool.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/user_rules.h"
@@ -29,21 +30,23 @@ class UserStore {
   explicit UserStore(db::Pool& pool) : pool_(pool) {}
 
   // ALREADY_EXISTS when a live user has the email (case-insensitively).
-  void Create(const logic::NewUser& user, absl::Time deadline, Done<v1::User> done);
+  void Create(const logic::NewUser& user, const db::CallOptions& call, Done<v1::User> done);
   // NOT_FOUND when absent, or soft-deleted and !show_deleted.
-  void Get(int64_t id, bool show_deleted, absl::Time deadline, Done<v1::User> done);
+  void Get(int64_t id, bool show_deleted, const db::CallOptions& call, Done<v1::User> done);
   // Live users only; NOT_FOUND otherwise.
-  void GetByEmail(const std::string& email, absl::Time deadline, Done<v1::User> done);
+  void GetByEmail(const std::string& email, const db::CallOptions& call, Done<v1::User> done);
   // Up to query.limit users with id > query.after_id, in id order.
-  void List(const UserListQuery& query, absl::Time deadline, Done<std::vector<v1::User>> done);
+  void List(const UserListQuery& query, const db::CallOptions& call,
+            Done<std::vector<v1::User>> done);
   // NOT_FOUND for a missing or deleted user; ABORTED when expected_revision is stale;
   // ALREADY_EXISTS when the new email is taken. Atomic: one statement.
-  void Update(int64_t id, const logic::UserPatch& patch, absl::Time deadline, Done<v1::User> done);
+  void Update(int64_t id, const logic::UserPatch& patch, const db::CallOptions& call,
+              Done<v1::User> done);
   // Soft delete; NOT_FOUND when missing or already deleted.
-  void Delete(int64_t id, absl::Time deadline, Done<v1::User> done);
+  void Delete(int64_t id, const db::CallOptions& call, Done<v1::User> done);
   // NOT_FOUND when missing; FAILED_PRECONDITION when not deleted; ALREADY_EXISTS when a live
   // user has taken the email meanwhile (the unique index decides, so no race can slip by).
-  void Undelete(int64_t id, absl::Time deadline, Done<v1::User> done);
+  void Undelete(int64_t id, const db::CallOptions& call, Done<v1::User> done);
 
  private:
   db::Pool& pool_;

@@ -33,9 +33,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CreateBriefing(
   absl::StatusOr<std::optional<std::string>> request_id =
       logic::RequestIdFrom(request->request_id(), "request_id");
   if (!request_id.ok()) return FinishNow(context, request_id.status());
-  auto* reactor = context->DefaultReactor();
-  store_.Create(request->user_id(), *request_id, DeadlineOf(*context),
-                FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Create(request->user_id(), *request_id, reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -45,8 +44,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::GetBriefing(grpc::CallbackServerC
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Get(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Get(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -74,8 +73,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(
     if (!before.ok()) return FinishNow(context, before.status());
     query.before_id = *before;
   }
-  auto* reactor = context->DefaultReactor();
-  store_.List(query, DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.List(query, reactor->call(),
               [reactor, response, limit = *page_size,
                filter = std::move(filter)](absl::StatusOr<std::vector<v1::Briefing>> briefings) {
                 if (!briefings.ok()) return reactor->Finish(ToGrpcStatus(briefings.status()));
@@ -99,8 +98,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::StartBriefing(
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Start(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Start(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -110,8 +109,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ClaimNextBriefing(
   absl::StatusOr<absl::Duration> lease =
       logic::LeaseFrom(request->lease(), request->has_lease(), "lease");
   if (!lease.ok()) return FinishNow(context, lease.status());
-  auto* reactor = context->DefaultReactor();
-  store_.ClaimNext(*lease, DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.ClaimNext(*lease, reactor->call(),
                    [reactor, response](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
                      if (claimed.ok() && claimed->has_value()) {
                        *response->mutable_briefing() = std::move(**claimed);
@@ -129,8 +128,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
   }
   absl::StatusOr<std::string> content = logic::ContentToJson(request->content(), "content");
   if (!content.ok()) return FinishNow(context, content.status());
-  auto* reactor = context->DefaultReactor();
-  store_.Complete(request->id(), *content, DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Complete(request->id(), *content, reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -145,8 +144,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::FailBriefing(grpc::CallbackServer
       !text.ok()) {
     return FinishNow(context, text);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Fail(request->id(), request->error_message(), DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.Fail(request->id(), request->error_message(), reactor->call(),
               FinishInto(reactor, response));
   return reactor;
 }
@@ -157,8 +156,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::MarkBriefingRead(
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.MarkRead(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.MarkRead(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -168,8 +167,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::DeleteBriefing(
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Delete(request->id(), DeadlineOf(*context), [reactor](absl::StatusOr<bool> result) {
+  auto* reactor = new CallReactor(*context);
+  store_.Delete(request->id(), reactor->call(), [reactor](absl::StatusOr<bool> result) {
     reactor->Finish(ToGrpcStatus(result.status()));
   });
   return reactor;

@@ -57,7 +57,8 @@ void HealthMonitor::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     lock.unlock();
-    pool_.Execute(kSchemaVersion, db::Params(), absl::Now() + interval_,
+    pool_.Execute(kSchemaVersion, db::Params(),
+                  db::CallOptions::WithDeadline(absl::Now() + interval_),
                   [this, alive, head = head_version_](absl::StatusOr<db::Result> result) {
                     if (!alive->load()) return;
                     bool ok = result.ok() && result->rows() == 1;

@@ -14,8 +14,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContex
                                                       v1::SignInResponse* response) {
   absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(*request);
   if (!input.ok()) return FinishNow(context, input.status());
-  auto* reactor = context->DefaultReactor();
-  store_.SignIn(*input, DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.SignIn(*input, reactor->call(),
                 [reactor, response](absl::StatusOr<storage::SignInResult> result) {
                   if (result.ok()) {
                     *response->mutable_user() = std::move(result->user);
@@ -34,8 +34,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerC
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Get(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Get(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -45,8 +45,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(
   if (absl::Status id = logic::ValidateId(request->user_id(), "user_id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.ListForUser(request->user_id(), DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.ListForUser(request->user_id(), reactor->call(),
                      [reactor, response](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
                        if (result.ok()) {
                          for (v1::AuthIdentity& identity : *result) {
@@ -67,8 +67,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServer
   absl::StatusOr<logic::TokenUpdate> update =
       logic::PrepareTokenUpdate(request->tokens(), "tokens");
   if (!update.ok()) return FinishNow(context, update.status());
-  auto* reactor = context->DefaultReactor();
-  store_.UpdateTokens(request->identity_id(), *update, DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.UpdateTokens(request->identity_id(), *update, reactor->call(),
                       FinishInto(reactor, response));
   return reactor;
 }
@@ -79,8 +79,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerCon
   if (absl::Status id = logic::ValidateId(request->identity_id(), "identity_id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.GetTokens(request->identity_id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.GetTokens(request->identity_id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -90,8 +90,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Delete(request->id(), DeadlineOf(*context), [reactor](absl::StatusOr<bool> result) {
+  auto* reactor = new CallReactor(*context);
+  store_.Delete(request->id(), reactor->call(), [reactor](absl::StatusOr<bool> result) {
     reactor->Finish(ToGrpcStatus(result.status()));
   });
   return reactor;

@@ -1,13 +1,32 @@
 // Helpers that finish a unary callback reactor from an absl::StatusOr.
 #pragma once
 
+#include <memory>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "db/call_options.h"
 #include "grpcpp/grpcpp.h"
 #include "transport/grpc_status.h"
 
 namespace firstsip::transport {
+
+// The reactor of a call that reaches the database: it carries the call's deadline and a
+// cancellation that fires when gRPC cancels the call (caller gone, or deadline passed), so the
+// statement running for it is cancelled too.
+class CallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit CallReactor(const grpc::CallbackServerContext& context)
+      : call_{DeadlineOf(context), std::make_shared<db::Cancellation>()} {}
+
+  const db::CallOptions& call() const { return call_; }
+
+  void OnCancel() override { call_.cancellation->Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  db::CallOptions call_;
+};
 
 // Finishes `reactor` with `status` and returns it, for handlers that fail before any I/O.
 inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,

@@ -28,8 +28,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContex
                                                       v1::User* response) {
   absl::StatusOr<logic::NewUser> user = logic::PrepareNewUser(request->user());
   if (!user.ok()) return FinishNow(context, user.status());
-  auto* reactor = context->DefaultReactor();
-  store_.Create(*user, DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Create(*user, reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -39,8 +39,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* 
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Get(request->id(), request->show_deleted(), DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.Get(request->id(), request->show_deleted(), reactor->call(),
              FinishInto(reactor, response));
   return reactor;
 }
@@ -51,8 +51,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerCo
   if (absl::Status email = logic::ValidateEmail(request->email(), "email"); !email.ok()) {
     return FinishNow(context, email);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.GetByEmail(request->email(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.GetByEmail(request->email(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -76,8 +76,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext
     if (!after.ok()) return FinishNow(context, after.status());
     query.after_id = *after;
   }
-  auto* reactor = context->DefaultReactor();
-  store_.List(query, DeadlineOf(*context),
+  auto* reactor = new CallReactor(*context);
+  store_.List(query, reactor->call(),
               [reactor, response, limit = *page_size,
                filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
                 if (!users.ok()) return reactor->Finish(ToGrpcStatus(users.status()));
@@ -102,8 +102,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContex
   absl::StatusOr<logic::UserPatch> patch =
       logic::PrepareUserPatch(request->user(), request->update_mask());
   if (!patch.ok()) return FinishNow(context, patch.status());
-  auto* reactor = context->DefaultReactor();
-  store_.Update(request->user().id(), *patch, DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Update(request->user().id(), *patch, reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -113,8 +113,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContex
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Delete(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Delete(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 
@@ -124,8 +124,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::UndeleteUser(grpc::CallbackServerCont
   if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
     return FinishNow(context, id);
   }
-  auto* reactor = context->DefaultReactor();
-  store_.Undelete(request->id(), DeadlineOf(*context), FinishInto(reactor, response));
+  auto* reactor = new CallReactor(*context);
+  store_.Undelete(request->id(), reactor->call(), FinishInto(reactor, response));
   return reactor;
 }
 

@@ -151,6 +151,83 @@ TEST_F(ServerTest, ADatabaseOutageFailsCallsFastWithUnavailableAndRecoversWithou
   EXPECT_TRUE(back.ok()) << back.error_message();
 }
 
+// Starts an UpdateUser that waits on a row lock the test holds, so it is running inside
+// PostgreSQL when the caller's deadline passes or the caller cancels.
+class BlockedUpdateTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    users_ = v1::UserService::NewStub(channel_);
+    v1::CreateUserRequest create;
+    create.mutable_user()->set_email("ada@example.com");
+    ASSERT_TRUE(users_->CreateUser(Context().get(), create, &user_).ok());
+    auto blocker = db::BlockingConnection::Open(database_->dsn());
+    ASSERT_TRUE(blocker.ok());
+    blocker_ = std::move(*blocker);
+    ASSERT_TRUE(blocker_->ExecScript("BEGIN; SELECT * FROM users FOR UPDATE").ok());
+  }
+
+  v1::UpdateUserRequest Rename() const {
+    v1::UpdateUserRequest request;
+    *request.mutable_user() = user_;
+    request.mutable_user()->set_name("should never be written");
+    request.mutable_update_mask()->add_paths("name");
+    return request;
+  }
+
+  // Waits until no statement of this database is still waiting for the lock.
+  bool NoStatementLeftWaiting() {
+    auto admin = db::BlockingConnection::Open(database_->admin_dsn());
+    db::Params name;
+    name.Add(database_->name());
+    for (int i = 0; i < 50; ++i) {
+      auto waiting = (*admin)->Exec(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = "
+          "'Lock'",
+          name);
+      if (waiting.ok() && *waiting->Int64(0, 0) == 0) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  void ExpectNameUnchanged() {
+    ASSERT_TRUE(blocker_->ExecScript("COMMIT").ok());
+    absl::SleepFor(absl::Milliseconds(100));
+    v1::GetUserRequest get;
+    get.set_id(user_.id());
+    v1::User now;
+    ASSERT_TRUE(users_->GetUser(Context().get(), get, &now).ok());
+    EXPECT_EQ(now.name(), user_.name()) << "the cancelled update never ran to the end";
+  }
+
+  std::unique_ptr<v1::UserService::Stub> users_;
+  v1::User user_;
+  std::unique_ptr<db::BlockingConnection> blocker_;
+};
+
+TEST_F(BlockedUpdateTest, TheCallersDeadlineCancelsTheRunningQuery) {
+  v1::User out;
+  grpc::Status status = users_->UpdateUser(Context(absl::Milliseconds(300)).get(), Rename(), &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(NoStatementLeftWaiting()) << "the server cancelled the statement too";
+  ExpectNameUnchanged();
+}
+
+TEST_F(BlockedUpdateTest, ACallerCancellationCancelsTheRunningQuery) {
+  grpc::ClientContext context;
+  grpc::Status status;
+  v1::User out;
+  std::thread call([&] { status = users_->UpdateUser(&context, Rename(), &out); });
+  absl::SleepFor(absl::Milliseconds(300));
+  context.TryCancel();
+  call.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(NoStatementLeftWaiting()) << "the server cancelled the statement too";
+  ExpectNameUnchanged();
+}
+
 TEST_F(ServerTest, TheLogShowsTheDatabaseWithoutItsPassword) {
   EXPECT_TRUE(absl::StrContains(server_->output(), "database: ")) << server_->output();
   // The test DSN has no password; the unit test covers redaction. Here: no raw URL echoes.

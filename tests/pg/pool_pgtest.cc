@@ -1,5 +1,8 @@
 // The asynchronous engine against a real PostgreSQL.
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <vector>
@@ -40,7 +43,7 @@ class PoolTest : public ::testing::Test {
     std::promise<absl::StatusOr<Result>> promise;
     auto future = promise.get_future();
     pool.Execute(
-        query, std::move(params), absl::Now() + timeout,
+        query, std::move(params), CallOptions::WithDeadline(absl::Now() + timeout),
         [&promise](absl::StatusOr<Result> result) { promise.set_value(std::move(result)); });
     return future.get();
   }
@@ -66,7 +69,8 @@ TEST_F(PoolTest, ManyConcurrentRequestsOnFewConnectionsEachGetTheirOwnAnswer) {
   for (int i = 0; i < kRequests; ++i) {
     Params params;
     params.Add(int64_t{i});
-    pool->Execute(kAddOne, std::move(params), absl::Now() + absl::Seconds(30),
+    pool->Execute(kAddOne, std::move(params),
+                  CallOptions::WithDeadline(absl::Now() + absl::Seconds(30)),
                   [&, i](absl::StatusOr<Result> result) {
                     if (result.ok() && *result->Int64(0, 0) == i + 1) ++correct;
                     if (++finished == kRequests) all_done.Notify();
@@ -99,19 +103,20 @@ TEST_F(PoolTest, AFailingStatementFailsOnlyItsOwnRequest) {
   EXPECT_TRUE(Run(*pool, kAddOne, std::move(next)).ok()) << "the connection stays usable";
 }
 
-TEST_F(PoolTest, ARequestWhoseDeadlinePassesWhileWaitingFailsWithDeadlineExceeded) {
+TEST_F(PoolTest, ARequestWhoseDeadlinePassesBehindASlowStatementFailsWithDeadlineExceeded) {
   auto pool = MakePool(1);
   ASSERT_TRUE(Run(*pool, kBackendPid).ok());  // connected
   std::promise<absl::StatusOr<Result>> slow_promise;
   Params sleep;
   sleep.Add("0.5");
-  pool->Execute(kSleep, std::move(sleep), absl::Now() + absl::Seconds(10),
+  pool->Execute(kSleep, std::move(sleep),
+                CallOptions::WithDeadline(absl::Now() + absl::Seconds(10)),
                 [&](absl::StatusOr<Result> r) { slow_promise.set_value(std::move(r)); });
   absl::Time start = absl::Now();
   absl::StatusOr<Result> late = Run(*pool, kBackendPid, Params(), absl::Milliseconds(50));
   EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
-  EXPECT_TRUE(slow_promise.get_future().get().ok());
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1000));
+  EXPECT_TRUE(slow_promise.get_future().get().ok()) << "the slow statement was not the target";
 }
 
 TEST_F(PoolTest, AnUnreachableDatabaseFailsFastWithUnavailable) {
@@ -159,7 +164,8 @@ TEST_F(PoolTest, StopFailsWaitingRequestsWithUnavailableAndCallsEveryCallbackOnc
   for (int i = 0; i < 20; ++i) {
     Params sleep;
     sleep.Add("0.2");
-    pool->Execute(kSleep, std::move(sleep), absl::Now() + absl::Seconds(30),
+    pool->Execute(kSleep, std::move(sleep),
+                  CallOptions::WithDeadline(absl::Now() + absl::Seconds(30)),
                   [&](absl::StatusOr<Result> result) {
                     ++calls;
                     if (result.status().code() == absl::StatusCode::kUnavailable) ++unavailable;
@@ -169,7 +175,7 @@ TEST_F(PoolTest, StopFailsWaitingRequestsWithUnavailableAndCallsEveryCallbackOnc
   EXPECT_EQ(calls.load(), 20);
   EXPECT_GE(unavailable.load(), 19);
   std::promise<absl::Status> after;
-  pool->Execute(kBackendPid, Params(), absl::InfiniteFuture(),
+  pool->Execute(kBackendPid, Params(), CallOptions(),
                 [&](absl::StatusOr<Result> r) { after.set_value(r.status()); });
   EXPECT_EQ(after.get_future().get().code(), absl::StatusCode::kUnavailable);
 }
@@ -196,7 +202,8 @@ TEST_F(PoolTest, BoundsTheNumberOfWaitingRequests) {
   for (int i = 0; i < 30; ++i) {
     Params sleep;
     sleep.Add("0.05");
-    pool.Execute(kSleep, std::move(sleep), absl::Now() + absl::Seconds(30),
+    pool.Execute(kSleep, std::move(sleep),
+                 CallOptions::WithDeadline(absl::Now() + absl::Seconds(30)),
                  [&](absl::StatusOr<Result> result) {
                    if (result.ok()) ++succeeded;
                    if (result.status().code() == absl::StatusCode::kResourceExhausted) ++exhausted;
@@ -206,6 +213,172 @@ TEST_F(PoolTest, BoundsTheNumberOfWaitingRequests) {
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_GT(exhausted.load(), 0) << "requests past the bound are refused, not queued";
   EXPECT_EQ(succeeded.load() + exhausted.load(), 30);
+}
+
+constexpr Query kDivide{"test_divide", "SELECT 100 / $1::int8"};
+
+TEST_F(PoolTest, InAPipelineAFailingStatementFailsOnlyItsOwnRequest) {
+  auto pool = MakePool(1);
+  ASSERT_TRUE(Run(*pool, kBackendPid).ok());
+  constexpr int kRequests = 60;
+  std::vector<std::promise<absl::StatusOr<Result>>> promises(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    Params params;
+    params.Add(int64_t{i % 3 == 0 ? 0 : i});  // every third divides by zero
+    pool->Execute(
+        kDivide, std::move(params), CallOptions(),
+        [&promises, i](absl::StatusOr<Result> r) { promises[i].set_value(std::move(r)); });
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    SCOPED_TRACE(i);
+    absl::StatusOr<Result> result = promises[i].get_future().get();
+    if (i % 3 == 0) {
+      EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(SqlStateOf(result.status()), "22012");
+    } else {
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_EQ(*result->Int64(0, 0), 100 / i);
+    }
+  }
+}
+
+TEST_F(PoolTest, ThePipelineCarriesManyStatementsOnOneConnection) {
+  PoolOptions options;
+  options.dsn = database_->dsn();
+  options.size = 1;
+  options.pipeline_depth = 64;
+  Pool pool(options);
+  ASSERT_TRUE(Run(pool, kBackendPid).ok());
+  std::atomic<int> peak{0};
+  std::atomic<int> finished{0};
+  absl::Notification done;
+  for (int i = 0; i < 64; ++i) {
+    Params sleep;
+    sleep.Add("0.01");
+    pool.Execute(kSleep, std::move(sleep), CallOptions(), [&](absl::StatusOr<Result> result) {
+      EXPECT_TRUE(result.ok());
+      if (++finished == 64) done.Notify();
+    });
+  }
+  for (int i = 0; i < 50 && !done.HasBeenNotified(); ++i) {
+    peak = std::max(peak.load(), pool.stats().in_flight);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_GT(peak.load(), 8) << "statements were sent without waiting for earlier answers";
+}
+
+TEST_F(PoolTest, ADeadlineCancelsARunningSleepOnTheServer) {
+  auto pool = MakePool(1);
+  ASSERT_TRUE(Run(*pool, kBackendPid).ok());
+  Params sleep;
+  sleep.Add("30");
+  absl::Time start = absl::Now();
+  absl::StatusOr<Result> result = Run(*pool, kSleep, std::move(sleep), absl::Milliseconds(300));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded) << result.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  auto admin = BlockingConnection::Open(database_->admin_dsn());
+  Params database;
+  database.Add(database_->name());
+  absl::StatusOr<Result> sleeping;
+  for (int i = 0; i < 20; ++i) {  // the cancel request travels on a connection of its own
+    sleeping = (*admin)->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' "
+        "AND query LIKE '%pg_sleep%'",
+        database);
+    if (*sleeping->Int64(0, 0) == 0) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(*sleeping->Int64(0, 0), 0) << "the server stopped the statement too";
+  EXPECT_TRUE(Run(*pool, kBackendPid).ok()) << "the connection stays usable";
+}
+
+TEST_F(PoolTest, ACallerCancellationCancelsItsRunningAndWaitingStatements) {
+  auto pool = MakePool(1);
+  ASSERT_TRUE(Run(*pool, kBackendPid).ok());
+  auto cancellation = std::make_shared<Cancellation>();
+  CallOptions call{absl::InfiniteFuture(), cancellation};
+  std::promise<absl::Status> running, queued;
+  Params sleep;
+  sleep.Add("30");
+  pool->Execute(kSleep, std::move(sleep), call,
+                [&](absl::StatusOr<Result> r) { running.set_value(r.status()); });
+  Params more;
+  more.Add("30");
+  pool->Execute(kSleep, std::move(more), call,
+                [&](absl::StatusOr<Result> r) { queued.set_value(r.status()); });
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::Time start = absl::Now();
+  cancellation->Cancel();
+  EXPECT_EQ(running.get_future().get().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(queued.get_future().get().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(Run(*pool, kBackendPid).ok());
+}
+
+TEST_F(PoolTest, CancellationsLeakNoConnectionOrQueueSlot) {
+  auto pool = MakePool(2);
+  ASSERT_TRUE(Run(*pool, kBackendPid).ok());
+  constexpr int kCalls = 40;
+  std::atomic<int> finished{0};
+  absl::Notification done;
+  std::vector<std::shared_ptr<Cancellation>> cancellations;
+  for (int i = 0; i < kCalls; ++i) {
+    auto cancellation = std::make_shared<Cancellation>();
+    cancellations.push_back(cancellation);
+    Params sleep;
+    sleep.Add("5");
+    pool->Execute(kSleep, std::move(sleep), CallOptions{absl::InfiniteFuture(), cancellation},
+                  [&](absl::StatusOr<Result>) {
+                    if (++finished == kCalls) done.Notify();
+                  });
+  }
+  absl::SleepFor(absl::Milliseconds(100));
+  for (auto& cancellation : cancellations) cancellation->Cancel();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  // Every caller has its answer; the statements already sent drain as they are cancelled.
+  PoolStats stats = pool->stats();
+  for (int i = 0; i < 100 && (stats.in_flight > 0 || stats.waiting > 0); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    stats = pool->stats();
+  }
+  EXPECT_EQ(stats.in_flight, 0);
+  EXPECT_EQ(stats.waiting, 0);
+  EXPECT_EQ(stats.connected, 2);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Run(*pool, kBackendPid).ok());
+}
+
+TEST(PoolRestartTest, RecoversWhenTheDatabaseServerRestarts) {
+  std::string dir = "/tmp/firstsip-restart-" + std::to_string(getpid());
+  std::string script = std::string(FIRSTSIP_SOURCE_DIR) + "/scripts/pg-cluster.sh";
+  ASSERT_EQ(std::system((script + " start " + dir + " >/dev/null").c_str()), 0);
+  PoolOptions options;
+  options.dsn = "host=" + dir + " port=5432 user=postgres dbname=postgres";
+  options.size = 2;
+  options.reconnect_max = absl::Milliseconds(200);
+  Pool pool(options);
+  auto run = [&] {
+    std::promise<absl::StatusOr<Result>> promise;
+    pool.Execute(kBackendPid, Params(), CallOptions::WithDeadline(absl::Now() + absl::Seconds(5)),
+                 [&](absl::StatusOr<Result> r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  };
+  EXPECT_TRUE(run().ok());
+  ASSERT_EQ(std::system((script + " stop " + dir).c_str()), 0);
+  absl::Time start = absl::Now();
+  absl::StatusOr<Result> down = run();
+  for (int i = 0; i < 20 && down.ok(); ++i) down = run();
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "fails fast while the server is away";
+  ASSERT_EQ(std::system((script + " start " + dir + " >/dev/null").c_str()), 0);
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    recovered = run().ok();
+    if (!recovered) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(recovered);
+  pool.Stop();
+  std::system((script + " stop " + dir + "; rm -rf " + dir).c_str());
 }
 
 }  // namespace
