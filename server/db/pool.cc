@@ -1,5 +1,6 @@
 #include "db/pool.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -51,8 +52,14 @@ Pool::Pool(PoolOptions options) : options_(std::move(options)) {
   wake.data.u64 = kWakeToken;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
   for (int i = 0; i < std::max(1, options_.size); ++i) slots_.push_back(std::make_unique<Slot>());
-  loop_ = std::thread([this] { Run(); });
-  canceller_ = std::thread([this] { RunCanceller(); });
+  loop_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "fs-db-loop");
+    Run();
+  });
+  canceller_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "fs-db-cancel");
+    RunCanceller();
+  });
 }
 
 Pool::~Pool() {
@@ -62,6 +69,7 @@ Pool::~Pool() {
 }
 
 void Pool::Wake() {
+  if (wake_pending_.exchange(true)) return;  // the loop will look anyway
   uint64_t one = 1;
   // A full eventfd counter still wakes the loop, so a failed write needs no retry.
   [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
@@ -164,6 +172,8 @@ void Pool::Run() {
 }
 
 void Pool::TakeSubmissions() {
+  // Cleared before taking the batch: anything submitted after this wakes the loop again.
+  wake_pending_.store(false);
   std::vector<Request> batch;
   {
     std::lock_guard<std::mutex> lock(submit_mutex_);

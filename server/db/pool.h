@@ -107,6 +107,8 @@ class Pool {
   bool stopped_ = false;            // guarded by submit_mutex_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> cancel_pending_{false};
+  // Set while a wake-up is on its way, so a burst of submissions costs one eventfd write.
+  std::atomic<bool> wake_pending_{false};
 
   // Loop-thread state.
   std::vector<std::unique_ptr<Slot>> slots_;

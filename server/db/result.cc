@@ -17,8 +17,13 @@ int64_t Result::affected_rows() const {
 
 int Result::Column(absl::string_view name) const {
   if (!result_) return -1;
-  std::string quoted = absl::StrCat("\"", name, "\"");  // keeps PQfnumber case-sensitive
-  return PQfnumber(result_.get(), quoted.c_str());
+  // Our column names are lowercase identifiers, which PQfnumber matches as given; it wants a
+  // NUL-terminated name, so copy into a small buffer rather than allocating.
+  char buffer[64];
+  if (name.size() >= sizeof(buffer)) return -1;
+  name.copy(buffer, name.size());
+  buffer[name.size()] = '\0';
+  return PQfnumber(result_.get(), buffer);
 }
 
 bool Result::IsNull(int row, int column) const {

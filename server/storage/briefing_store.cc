@@ -53,18 +53,6 @@ constexpr db::Query kMarkBriefingRead{
     "briefings_mark_read",
     FIRSTSIP_TRANSITION("read_at = coalesce(read_at, now())", "status = 'completed'", "")};
 
-// No ON CONFLICT: a concurrent create with the same request_id makes this statement fail on
-// the unique index, and the retry finds the winner's row as `existing`.
-constexpr db::Query kCreateBriefing{
-    "briefings_create",
-    "WITH owner AS (SELECT id FROM users WHERE id = $1 AND delete_time IS NULL), "
-    "existing AS (SELECT * FROM briefings WHERE $2::text IS NOT NULL AND user_id = $1 "
-    "  AND request_id = $2 AND EXISTS (SELECT 1 FROM owner)), "
-    "inserted AS (INSERT INTO briefings (user_id, request_id) SELECT id, $2 FROM owner "
-    "  WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING *) "
-    "SELECT " FIRSTSIP_BRIEFING_COLUMNS
-    " FROM inserted b "
-    "UNION ALL SELECT " FIRSTSIP_BRIEFING_COLUMNS " FROM existing b"};
 
 constexpr db::Query kGetBriefing{"briefings_get",
                                  "SELECT " FIRSTSIP_BRIEFING_COLUMNS
@@ -90,7 +78,7 @@ void BriefingStore::Create(int64_t user_id, const std::optional<std::string>& re
 void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, int attempt,
                               Done<v1::Briefing> done) {
   db::Params retry = params;
-  pool_.Execute(kCreateBriefing, std::move(params), call,
+  pool_.Execute(queries::kCreateBriefing, std::move(params), call,
                 [this, retry = std::move(retry), call, attempt,
                  done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) {

@@ -52,6 +52,19 @@ inline constexpr db::Query kClaimNextBriefing{
     "  lease_expire_time = now() + " FIRSTSIP_MICROS_INTERVAL("$1") " "
     "FROM next WHERE b.id = next.id RETURNING " FIRSTSIP_BRIEFING_COLUMNS};
 
+// No ON CONFLICT: a concurrent create with the same request_id makes this statement fail on
+// the unique index, and the retry finds the winner's row as `existing`.
+inline constexpr db::Query kCreateBriefing{
+    "briefings_create",
+    "WITH owner AS (SELECT id FROM users WHERE id = $1 AND delete_time IS NULL), "
+    "existing AS (SELECT * FROM briefings WHERE $2::text IS NOT NULL AND user_id = $1 "
+    "  AND request_id = $2 AND EXISTS (SELECT 1 FROM owner)), "
+    "inserted AS (INSERT INTO briefings (user_id, request_id) SELECT id, $2 FROM owner "
+    "  WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING *) "
+    "SELECT " FIRSTSIP_BRIEFING_COLUMNS
+    " FROM inserted b "
+    "UNION ALL SELECT " FIRSTSIP_BRIEFING_COLUMNS " FROM existing b"};
+
 }  // namespace queries
 
 struct BriefingListQuery {

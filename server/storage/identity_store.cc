@@ -17,57 +17,6 @@ constexpr char kAccessTokenColumn[] = "access_token";
 constexpr char kRefreshTokenColumn[] = "refresh_token";
 constexpr int kSignInAttempts = 5;
 
-// SignIn as one statement, so it is atomic without a client-side transaction:
-//  - identity found: update its tokens (NULL keeps) and the user's last_login_at;
-//  - not found: link the live user with the email, or create one, then create the identity.
-// Concurrent first sign-ins of one identity collide on a unique index (the live email or
-// (provider, provider_user_id)); the loser's whole statement rolls back with 23505, and a retry
-// finds what the winner committed. That is why neither INSERT says ON CONFLICT.
-constexpr db::Query kSignIn{
-    "identities_sign_in",
-    "WITH found AS ("
-    "  SELECT i.id AS identity_id, i.user_id, u.delete_time IS NOT NULL AS user_deleted"
-    "  FROM auth_identities i JOIN users u ON u.id = i.user_id"
-    "  WHERE i.provider = $1 AND i.provider_user_id = $2"
-    "), touched_identity AS ("
-    "  UPDATE auth_identities i SET access_token = coalesce($6::bytea, i.access_token),"
-    "    refresh_token = coalesce($7::bytea, i.refresh_token),"
-    "    token_expiry = coalesce(" FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$8") ", i.token_expiry),"
-    "    update_time = now()"
-    "  FROM found f WHERE i.id = f.identity_id AND NOT f.user_deleted RETURNING i.*"
-    "), touched_user AS ("
-    "  UPDATE users u SET last_login_at = now()"
-    "  FROM found f WHERE u.id = f.user_id AND NOT f.user_deleted RETURNING u.*"
-    "), live_user AS ("
-    "  SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM found)"
-    "    AND lower(u.email) = lower($3) AND u.delete_time IS NULL"
-    "), linked_user AS ("
-    "  UPDATE users u SET last_login_at = now() FROM live_user l WHERE u.id = l.id"
-    "  RETURNING u.*"
-    "), new_user AS ("
-    "  INSERT INTO users (email, name, timezone, last_login_at)"
-    "  SELECT $3, $4, $5, now()"
-    "  WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM live_user)"
-    "  RETURNING *"
-    "), new_identity AS ("
-    "  INSERT INTO auth_identities"
-    "    (user_id, provider, provider_user_id, access_token, refresh_token, token_expiry)"
-    "  SELECT u.id, $1, $2, $6::bytea, $7::bytea, " FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$8")
-    "  FROM (SELECT id FROM new_user UNION ALL SELECT id FROM linked_user) u"
-    "  RETURNING *"
-    ") "
-    "SELECT 'signed_in' AS outcome, false AS user_created, false AS identity_created, "
-    FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
-    " FROM touched_user u CROSS JOIN touched_identity i "
-    "UNION ALL "
-    "SELECT 'signed_in', EXISTS (SELECT 1 FROM new_user), true, "
-    FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
-    " FROM (SELECT * FROM new_user UNION ALL SELECT * FROM linked_user) u"
-    " JOIN new_identity i ON i.user_id = u.id "
-    "UNION ALL "
-    "SELECT 'user_deleted', false, false, " FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
-    " FROM found f JOIN users u ON u.id = f.user_id JOIN auth_identities i ON i.id = f.identity_id"
-    " WHERE f.user_deleted"};
 
 constexpr db::Query kGetIdentity{"identities_get", "SELECT " FIRSTSIP_IDENTITY_COLUMNS
                                                    " FROM auth_identities i WHERE i.id = $1"};
@@ -167,7 +116,7 @@ void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, in
                               Done<SignInResult> done) {
   db::Params retry_params = params;
   pool_.Execute(
-      kSignIn, std::move(params), call,
+      queries::kSignIn, std::move(params), call,
       [this, retry_params = std::move(retry_params), call, attempt,
        done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) {

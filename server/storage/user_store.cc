@@ -16,9 +16,6 @@ constexpr db::Query kCreateUser{
     "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
     "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
 
-constexpr db::Query kGetUser{"users_get", "SELECT " FIRSTSIP_USER_COLUMNS
-                                          " FROM users u "
-                                          "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
 
 constexpr db::Query kGetUserByEmail{"users_get_by_email",
                                     "SELECT " FIRSTSIP_USER_COLUMNS
@@ -113,7 +110,7 @@ void UserStore::Get(int64_t id, bool show_deleted, const db::CallOptions& call,
                     Done<v1::User> done) {
   db::Params params;
   params.Add(id).Add(show_deleted);
-  pool_.Execute(kGetUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
+  pool_.Execute(queries::kGetUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
 }
 
 void UserStore::GetByEmail(const std::string& email, const db::CallOptions& call,

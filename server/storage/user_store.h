@@ -15,8 +15,18 @@
 #include "firstsip/v1/user.pb.h"
 #include "logic/user_rules.h"
 #include "storage/done.h"
+#include "storage/rows.h"
 
 namespace firstsip::storage {
+
+// Statements the benchmark also hands to pgbench, so both measure the very same SQL.
+namespace queries {
+
+inline constexpr db::Query kGetUser{"users_get", "SELECT " FIRSTSIP_USER_COLUMNS
+                                          " FROM users u "
+                                          "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
+
+}  // namespace queries
 
 struct UserListQuery {
   int64_t after_id = 0;
