@@ -38,7 +38,8 @@ constexpr db::Query kStartBriefing{
 // The user's last_briefing_at moves in the same statement, hence the same transaction.
 constexpr db::Query kCompleteBriefing{
     "briefings_complete",
-    FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, lease_expire_time = NULL",
+    FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, content_proto = $3::bytea, "
+                        "lease_expire_time = NULL",
                         "status = 'processing'",
                         ", stamped AS (UPDATE users u SET last_briefing_at = now() FROM changed c "
                         "WHERE u.id = c.user_id)")};
@@ -52,7 +53,6 @@ constexpr db::Query kFailBriefing{
 constexpr db::Query kMarkBriefingRead{
     "briefings_mark_read",
     FIRSTSIP_TRANSITION("read_at = coalesce(read_at, now())", "status = 'completed'", "")};
-
 
 constexpr db::Query kGetBriefing{"briefings_get",
                                  "SELECT " FIRSTSIP_BRIEFING_COLUMNS
@@ -162,9 +162,10 @@ void BriefingStore::Start(int64_t id, const db::CallOptions& call, Done<v1::Brie
 }
 
 void BriefingStore::Complete(int64_t id, const std::string& content_json,
-                             const db::CallOptions& call, Done<v1::Briefing> done) {
+                             const std::string& content_proto, const db::CallOptions& call,
+                             Done<v1::Briefing> done) {
   db::Params params;
-  params.Add(id).Add(content_json);
+  params.Add(id).Add(content_json).AddBytes(content_proto);
   Transition(kCompleteBriefing, id, std::move(params), "CompleteBriefing",
              v1::BRIEFING_STATUS_PROCESSING, call, std::move(done));
 }

@@ -17,7 +17,6 @@ constexpr char kAccessTokenColumn[] = "access_token";
 constexpr char kRefreshTokenColumn[] = "refresh_token";
 constexpr int kSignInAttempts = 5;
 
-
 constexpr db::Query kGetIdentity{"identities_get", "SELECT " FIRSTSIP_IDENTITY_COLUMNS
                                                    " FROM auth_identities i WHERE i.id = $1"};
 

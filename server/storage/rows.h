@@ -31,12 +31,15 @@
   "(extract(epoch FROM i.create_time) * 1000000)::int8 AS identity_create_time_us, "      \
   "(extract(epoch FROM i.update_time) * 1000000)::int8 AS identity_update_time_us"
 
-// Columns of a briefings row aliased `b`; content as JSON text.
-#define FIRSTSIP_BRIEFING_COLUMNS                                                 \
-  "b.id, b.user_id, b.status, b.content::text AS content_json, b.error_message, " \
-  "(extract(epoch FROM b.read_at) * 1000000)::int8 AS read_at_us, "               \
-  "(extract(epoch FROM b.create_time) * 1000000)::int8 AS create_time_us, "       \
-  "(extract(epoch FROM b.update_time) * 1000000)::int8 AS update_time_us, "       \
+// Columns of a briefings row aliased `b`. Content comes as the serialized Struct, or as JSON
+// text only for rows that lack it (see migration 000004).
+#define FIRSTSIP_BRIEFING_COLUMNS                                                \
+  "b.id, b.user_id, b.status, b.content_proto, "                                 \
+  "CASE WHEN b.content_proto IS NULL THEN b.content::text END AS content_json, " \
+  "b.error_message, "                                                            \
+  "(extract(epoch FROM b.read_at) * 1000000)::int8 AS read_at_us, "              \
+  "(extract(epoch FROM b.create_time) * 1000000)::int8 AS create_time_us, "      \
+  "(extract(epoch FROM b.update_time) * 1000000)::int8 AS update_time_us, "      \
   "(extract(epoch FROM b.delete_time) * 1000000)::int8 AS delete_time_us"
 
 // Durations and instants travel as integer microseconds (exact, no time-zone parsing).

@@ -16,7 +16,6 @@ constexpr db::Query kCreateUser{
     "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
     "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
 
-
 constexpr db::Query kGetUserByEmail{"users_get_by_email",
                                     "SELECT " FIRSTSIP_USER_COLUMNS
                                     " FROM users u "

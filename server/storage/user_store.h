@@ -22,9 +22,10 @@ namespace firstsip::storage {
 // Statements the benchmark also hands to pgbench, so both measure the very same SQL.
 namespace queries {
 
-inline constexpr db::Query kGetUser{"users_get", "SELECT " FIRSTSIP_USER_COLUMNS
-                                          " FROM users u "
-                                          "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
+inline constexpr db::Query kGetUser{"users_get",
+                                    "SELECT " FIRSTSIP_USER_COLUMNS
+                                    " FROM users u "
+                                    "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
 
 }  // namespace queries
 

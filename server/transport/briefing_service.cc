@@ -129,7 +129,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
   absl::StatusOr<std::string> content = logic::ContentToJson(request->content(), "content");
   if (!content.ok()) return FinishNow(context, content.status());
   auto* reactor = new CallReactor(*context);
-  store_.Complete(request->id(), *content, reactor->call(), FinishInto(reactor, response));
+  store_.Complete(request->id(), *content, request->content().SerializeAsString(), reactor->call(),
+                  FinishInto(reactor, response));
   return reactor;
 }
 

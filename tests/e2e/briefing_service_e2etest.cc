@@ -292,6 +292,22 @@ TEST_F(BriefingServiceTest, ContentRoundTripsAnyJsonValueWithoutLoss) {
   }
 }
 
+TEST_F(BriefingServiceTest, ContentWrittenOnlyAsJsonbIsReadFromIt) {
+  // Rows from before migration 4, or written by hand, have jsonb content and no Struct bytes.
+  ASSERT_TRUE(Database()
+                  ->ExecScript(absl::StrCat(
+                      "INSERT INTO briefings (user_id, status, content) VALUES (", user_id_,
+                      ", 'completed', '{\"news\": [{\"title\": \"By hand\"}], \"n\": 1.5}')"))
+                  .ok());
+  v1::ListBriefingsRequest list;
+  list.set_user_id(user_id_);
+  v1::ListBriefingsResponse response;
+  ASSERT_TRUE(briefings_->ListBriefings(Context().get(), list, &response).ok());
+  ASSERT_EQ(response.briefings_size(), 1);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      response.briefings(0).content(), Json(R"({"news": [{"title": "By hand"}], "n": 1.5})")));
+}
+
 TEST_F(BriefingServiceTest, ContentOverOneMebibyteOrNotJsonIsInvalidArgument) {
   v1::Briefing briefing = Create(user_id_);
   v1::Briefing out;

@@ -299,15 +299,15 @@ TEST_F(CommandTest, MigrateSubcommandsMoveAndReportTheSchema) {
   testing::CommandResult up = Run({"migrate", "up"});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_TRUE(absl::StrContains(up.output, "applied 000003_create_briefings.up.sql")) << up.output;
-  EXPECT_EQ(Run({"migrate", "version"}).output, "3\n");
+  EXPECT_EQ(Run({"migrate", "version"}).output, "4\n");
   testing::CommandResult down = Run({"migrate", "down", "2"});
   ASSERT_EQ(down.exit_code, 0) << down.output;
-  EXPECT_EQ(Run({"migrate", "version"}).output, "1\n");
+  EXPECT_EQ(Run({"migrate", "version"}).output, "2\n");
   testing::CommandResult status = Run({"migrate", "status"});
   ASSERT_EQ(status.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(status.output, "applied  000001_create_users.up.sql"))
+  EXPECT_TRUE(absl::StrContains(status.output, "applied  000002_create_auth_identities.up.sql"))
       << status.output;
-  EXPECT_TRUE(absl::StrContains(status.output, "pending  000002_create_auth_identities.up.sql"))
+  EXPECT_TRUE(absl::StrContains(status.output, "pending  000003_create_briefings.up.sql"))
       << status.output;
   ASSERT_EQ(Run({"migrate", "goto", "3"}).exit_code, 0);
   EXPECT_EQ(Run({"migrate", "version"}).output, "3\n");

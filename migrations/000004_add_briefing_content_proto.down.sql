@@ -1,0 +1,1 @@
+ALTER TABLE briefings DROP COLUMN content_proto;
