@@ -8,7 +8,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "storage/briefing_store.h"
 #include "storage/identity_store.h"
 #include "storage/user_store.h"
@@ -30,6 +33,10 @@ bool Write(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
+
+// The seed briefings' content as the service stores it: jsonb plus the serialized Struct.
+constexpr char kSeedContent[] =
+    R"({"news": [{"title": "Headline"}], "weather": {"high_c": 9}, "work": {"meetings": 2}})";
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -65,6 +72,13 @@ int main(int argc, char** argv) {
        "\\set uid random(1, :users)\n" +
            Bind(std::string(kCreateBriefing.sql), {{1, ":uid"}, {2, "NULL"}}) + ";"},
   };
+  google::protobuf::Struct content;
+  if (!google::protobuf::util::JsonStringToMessage(kSeedContent, &content).ok()) return 1;
+  if (!Write(dir + "/seed_content.json", kSeedContent) ||
+      !Write(dir + "/seed_content.hex",
+             absl::BytesToHexString(content.SerializeAsString()))) {
+    return 1;
+  }
   for (const auto& [name, text] : scripts) {
     std::string path = dir + "/" + name + ".sql";
     if (!Write(path, text)) {

@@ -51,14 +51,17 @@ dsn="postgresql://postgres@127.0.0.1:$port/bench?sslmode=disable"
 export ENCRYPTION_KEY=${ENCRYPTION_KEY:-$(openssl rand -base64 32)}
 
 "$build/server/firstsip-server" --database-url="$dsn" migrate up 2>/dev/null
+"$build/bench/firstsip-pgbench-scripts" "$out"
+content_json=$(cat "$out/seed_content.json")
+content_hex=$(cat "$out/seed_content.hex")
 echo "seeding $users users, $users identities, $((list_users * 20)) briefings" >&2
 psql -d bench <<SQL
 INSERT INTO users (email, name) SELECT 'user' || i || '@bench.local', 'User ' || i
   FROM generate_series(1, $users) i;
 INSERT INTO auth_identities (user_id, provider, provider_user_id, access_token)
   SELECT i, 'google', 'sub-' || i, '\\x00'::bytea FROM generate_series(1, $users) i;
-INSERT INTO briefings (user_id, status, content)
-  SELECT 1 + (i % $list_users), 'completed', '{"news": [{"title": "Headline"}], "weather": {"high_c": 9}}'
+INSERT INTO briefings (user_id, status, content, content_proto)
+  SELECT 1 + (i % $list_users), 'completed', '$content_json', decode('$content_hex', 'hex')
   FROM generate_series(1, $((list_users * 20))) i;
 ANALYZE;
 SQL
@@ -91,7 +94,6 @@ peak_rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
 steady_rss_kb=$(printf "%s\n" "${rss_samples[@]}" | sort -n | tail -n 1)
 
 # pgbench with the service's own statements, on the same database, same machine.
-"$build/bench/firstsip-pgbench-scripts" "$out"
 for rpc in get_user list_briefings sign_in create_briefing; do
   for c in 8 64; do
     tps=$("$pg_bin/pgbench" -n -M prepared -c "$c" -j 2 -T "$seconds" -D users="$(users_for "$rpc")" \
@@ -104,8 +106,9 @@ done
 # ListBriefings as the table grows from 10 k to 1 M rows (the same users' pages).
 list_small=$(awk -F'\t' '$1=="service" && $2=="list_briefings" && $3==8 {print $7}' "$results")
 echo "growing briefings to 1 M rows" >&2
-psql -d bench -c "INSERT INTO briefings (user_id, status, content)
-  SELECT $list_users + 1 + (i % ($users - $list_users)), 'completed', '{\"news\": []}'
+psql -d bench -c "INSERT INTO briefings (user_id, status, content, content_proto)
+  SELECT $list_users + 1 + (i % ($users - $list_users)), 'completed', '$content_json',
+         decode('$content_hex', 'hex')
   FROM generate_series(1, 1000000 - $((list_users * 20))) i; ANALYZE briefings;"
 line=$("$build/bench/firstsip-loadgen" --target="127.0.0.1:$grpc_port" --rpc=list_briefings \
   --concurrency=8 --seconds="$seconds" --warmup=1 --users="$list_users")
