@@ -63,7 +63,7 @@ INSERT INTO auth_identities (user_id, provider, provider_user_id, access_token)
 INSERT INTO briefings (user_id, status, content, content_proto)
   SELECT 1 + (i % $list_users), 'completed', '$content_json', decode('$content_hex', 'hex')
   FROM generate_series(1, $((list_users * 20))) i;
-ANALYZE;
+VACUUM (ANALYZE);
 SQL
 
 "$build/server/firstsip-server" --database-url="$dsn" --listen="127.0.0.1:$grpc_port" \
@@ -109,7 +109,7 @@ echo "growing briefings to 1 M rows" >&2
 psql -d bench -c "INSERT INTO briefings (user_id, status, content, content_proto)
   SELECT $list_users + 1 + (i % ($users - $list_users)), 'completed', '$content_json',
          decode('$content_hex', 'hex')
-  FROM generate_series(1, 1000000 - $((list_users * 20))) i; ANALYZE briefings;"
+  FROM generate_series(1, 1000000 - $((list_users * 20))) i;" -c "VACUUM (ANALYZE) briefings;"
 line=$("$build/bench/firstsip-loadgen" --target="127.0.0.1:$grpc_port" --rpc=list_briefings \
   --concurrency=8 --seconds="$seconds" --warmup=1 --users="$list_users")
 printf "service-1M\t%s\n" "$line" | tee -a "$results" >&2
