@@ -171,7 +171,7 @@ if command -v gnuplot >/dev/null; then
   done
   awk -F'\t' '$1 == "bare" {print $3, $6, $8}' "$results" >"$out/bare.dat"
   gnuplot <<GNUPLOT
-set terminal pngcairo size 1100,450 font ",10"
+set terminal pngcairo size 1100,450 font ",10" noenhanced
 set output "$repo/docs/benchmarks.png"
 set multiplot layout 1,2 title "First Sip data service on $(nproc) cores (loadgen, server and PostgreSQL together)"
 set logscale x 2
