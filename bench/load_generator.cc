@@ -67,9 +67,7 @@ class Slot {
   const std::vector<uint32_t>& latencies_us() const { return latencies_us_; }
 
  private:
-  int64_t RandomId() {
-    return std::uniform_int_distribution<int64_t>(1, shared_.users)(random_);
-  }
+  int64_t RandomId() { return std::uniform_int_distribution<int64_t>(1, shared_.users)(random_); }
 
   void Issue() {
     context_ = std::make_unique<grpc::ClientContext>();

@@ -7,8 +7,8 @@
 #include <map>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -48,35 +48,32 @@ int main(int argc, char** argv) {
   // What a sealed token looks like in size: version, key id, nonce, 30 bytes, tag.
   std::string sealed = "'\\x01" + std::string(2 * (4 + 12 + 30 + 16), 'a') + "'";
   const std::map<std::string, std::string> scripts = {
-      {"get_user",
-       "\\set id random(1, :users)\n\\set f 0\n" +
-           Bind(std::string(kGetUser.sql), {{1, ":id"}, {2, ":f"}}) + ";"},
+      {"get_user", "\\set id random(1, :users)\n\\set f 0\n" +
+                       Bind(std::string(kGetUser.sql), {{1, ":id"}, {2, ":f"}}) + ";"},
       {"list_briefings",
        "\\set uid random(1, :users)\n\\set cursor 9223372036854775807\n\\set f 0\n"
        "\\set lim 21\n" +
            Bind(std::string(kListBriefings.sql),
                 {{1, ":uid"}, {2, ":cursor"}, {3, "NULL"}, {4, ":f"}, {5, ":lim"}}) +
            ";"},
-      {"sign_in",
-       "\\set n random(1, :users)\n" +
-           Bind(std::string(kSignIn.sql), {{1, "'google'"},
-                                           {2, "('sub-' || :n)"},
-                                           {3, "('user' || :n || '@bench.local')"},
-                                           {4, "''"},
-                                           {5, "'UTC'"},
-                                           {6, sealed},
-                                           {7, "NULL"},
-                                           {8, "NULL"}}) +
-           ";"},
-      {"create_briefing",
-       "\\set uid random(1, :users)\n" +
-           Bind(std::string(kCreateBriefing.sql), {{1, ":uid"}, {2, "NULL"}}) + ";"},
+      {"sign_in", "\\set n random(1, :users)\n" +
+                      Bind(std::string(kSignIn.sql), {{1, "'google'"},
+                                                      {2, "('sub-' || :n)"},
+                                                      {3, "('user' || :n || '@bench.local')"},
+                                                      {4, "''"},
+                                                      {5, "'UTC'"},
+                                                      {6, sealed},
+                                                      {7, "NULL"},
+                                                      {8, "NULL"}}) +
+                      ";"},
+      {"create_briefing", "\\set uid random(1, :users)\n" +
+                              Bind(std::string(kCreateBriefing.sql), {{1, ":uid"}, {2, "NULL"}}) +
+                              ";"},
   };
   google::protobuf::Struct content;
   if (!google::protobuf::util::JsonStringToMessage(kSeedContent, &content).ok()) return 1;
   if (!Write(dir + "/seed_content.json", kSeedContent) ||
-      !Write(dir + "/seed_content.hex",
-             absl::BytesToHexString(content.SerializeAsString()))) {
+      !Write(dir + "/seed_content.hex", absl::BytesToHexString(content.SerializeAsString()))) {
     return 1;
   }
   for (const auto& [name, text] : scripts) {

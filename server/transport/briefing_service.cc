@@ -41,12 +41,9 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CreateBriefing(
 grpc::ServerUnaryReactor* BriefingServiceImpl::GetBriefing(grpc::CallbackServerContext* context,
                                                            const v1::GetBriefingRequest* request,
                                                            v1::Briefing* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Get(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Get(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(
@@ -95,12 +92,9 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(
 grpc::ServerUnaryReactor* BriefingServiceImpl::StartBriefing(
     grpc::CallbackServerContext* context, const v1::StartBriefingRequest* request,
     v1::Briefing* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Start(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Start(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::ClaimNextBriefing(
@@ -154,25 +148,17 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::FailBriefing(grpc::CallbackServer
 grpc::ServerUnaryReactor* BriefingServiceImpl::MarkBriefingRead(
     grpc::CallbackServerContext* context, const v1::MarkBriefingReadRequest* request,
     v1::Briefing* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.MarkRead(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.MarkRead(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::DeleteBriefing(
     grpc::CallbackServerContext* context, const v1::DeleteBriefingRequest* request,
     google::protobuf::Empty*) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Delete(request->id(), reactor->call(), [reactor](absl::StatusOr<bool> result) {
-    reactor->Finish(ToGrpcStatus(result.status()));
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Delete(request->id(), reactor.call(), FinishEmpty(&reactor));
   });
-  return reactor;
 }
 
 }  // namespace firstsip::transport

@@ -31,31 +31,27 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
                                                            const v1::GetIdentityRequest* request,
                                                            v1::AuthIdentity* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Get(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Get(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(
     grpc::CallbackServerContext* context, const v1::ListIdentitiesRequest* request,
     v1::ListIdentitiesResponse* response) {
-  if (absl::Status id = logic::ValidateId(request->user_id(), "user_id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.ListForUser(request->user_id(), reactor->call(),
-                     [reactor, response](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
-                       if (result.ok()) {
-                         for (v1::AuthIdentity& identity : *result) {
-                           *response->add_identities() = std::move(identity);
-                         }
-                       }
-                       reactor->Finish(ToGrpcStatus(result.status()));
-                     });
-  return reactor;
+  return StartCall(
+      context, logic::ValidateId(request->user_id(), "user_id"), [&](CallReactor& reactor) {
+        store_.ListForUser(
+            request->user_id(), reactor.call(),
+            [reactor = &reactor, response](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
+              if (result.ok()) {
+                for (v1::AuthIdentity& identity : *result) {
+                  *response->add_identities() = std::move(identity);
+                }
+              }
+              reactor->Finish(ToGrpcStatus(result.status()));
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServerContext* context,
@@ -76,25 +72,18 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServer
 grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
                                                          const v1::GetTokensRequest* request,
                                                          v1::OAuthTokens* response) {
-  if (absl::Status id = logic::ValidateId(request->identity_id(), "identity_id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.GetTokens(request->identity_id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(
+      context, logic::ValidateId(request->identity_id(), "identity_id"), [&](CallReactor& reactor) {
+        store_.GetTokens(request->identity_id(), reactor.call(), FinishInto(&reactor, response));
+      });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(
     grpc::CallbackServerContext* context, const v1::DeleteIdentityRequest* request,
     google::protobuf::Empty*) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Delete(request->id(), reactor->call(), [reactor](absl::StatusOr<bool> result) {
-    reactor->Finish(ToGrpcStatus(result.status()));
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Delete(request->id(), reactor.call(), FinishEmpty(&reactor));
   });
-  return reactor;
 }
 
 }  // namespace firstsip::transport

@@ -36,6 +36,24 @@ inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// The shape of every handler that reaches the database: a failed validation answers at once;
+// otherwise `start` gets the call's reactor and begins the storage call with its options.
+template <typename Start>
+grpc::ServerUnaryReactor* StartCall(grpc::CallbackServerContext* context, const absl::Status& valid,
+                                    Start start) {
+  if (!valid.ok()) return FinishNow(context, valid);
+  auto* reactor = new CallReactor(*context);
+  start(*reactor);
+  return reactor;
+}
+
+// A completion for calls whose response carries nothing (google.protobuf.Empty).
+inline auto FinishEmpty(grpc::ServerUnaryReactor* reactor) {
+  return [reactor](const absl::StatusOr<bool>& result) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+  };
+}
+
 // A completion that copies the value into `response` and finishes `reactor`.
 template <typename T>
 auto FinishInto(grpc::ServerUnaryReactor* reactor, T* response) {

@@ -36,13 +36,10 @@ grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
                                                    const v1::GetUserRequest* request,
                                                    v1::User* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Get(request->id(), request->show_deleted(), reactor->call(),
-             FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Get(request->id(), request->show_deleted(), reactor.call(),
+               FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerContext* context,
@@ -110,23 +107,17 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
                                                       const v1::DeleteUserRequest* request,
                                                       v1::User* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Delete(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Delete(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::UndeleteUser(grpc::CallbackServerContext* context,
                                                         const v1::UndeleteUserRequest* request,
                                                         v1::User* response) {
-  if (absl::Status id = logic::ValidateId(request->id(), "id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.Undelete(request->id(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
+    store_.Undelete(request->id(), reactor.call(), FinishInto(&reactor, response));
+  });
 }
 
 }  // namespace firstsip::transport
