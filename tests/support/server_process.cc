@@ -24,7 +24,8 @@ struct Spawned {
   int output_fd = -1;
 };
 
-Spawned Spawn(const std::vector<std::string>& args, const EnvironmentOverrides& overrides) {
+Spawned Spawn(const std::string& binary_path, const std::vector<std::string>& args,
+              const EnvironmentOverrides& overrides) {
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::map<std::string, std::optional<std::string>> last;  // a later override wins
   for (const auto& [key, value] : overrides) last[key] = value;
@@ -39,7 +40,7 @@ Spawned Spawn(const std::vector<std::string>& args, const EnvironmentOverrides& 
   std::vector<char*> envp;
   for (std::string& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::string binary = ServerBinary();
+  std::string binary = binary_path;
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   argv.push_back(binary.data());
@@ -84,10 +85,16 @@ int WaitWithTimeout(pid_t pid, absl::Duration timeout) {
 }  // namespace
 
 std::string ServerBinary() { return FIRSTSIP_SERVER_BINARY; }
+std::string CliBinary() { return FIRSTSIP_CLI_BINARY; }
 
 CommandResult RunServerCommand(const std::vector<std::string>& args,
                                const EnvironmentOverrides& environment, absl::Duration timeout) {
-  Spawned child = Spawn(args, environment);
+  return RunCommand(ServerBinary(), args, environment, timeout);
+}
+
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         const EnvironmentOverrides& environment, absl::Duration timeout) {
+  Spawned child = Spawn(binary, args, environment);
   CommandResult result;
   std::thread reader([&] {
     char buffer[4096];
@@ -112,7 +119,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::unique_ptr<ServerProcess> process(new ServerProcess());
   EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
   with_key.insert(with_key.end(), environment.begin(), environment.end());
-  Spawned child = Spawn(args, with_key);
+  Spawned child = Spawn(ServerBinary(), args, with_key);
   if (child.pid < 0) return absl::InternalError("cannot start the server");
   process->pid_ = child.pid;
   process->reader_ =

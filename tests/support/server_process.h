@@ -34,6 +34,14 @@ struct CommandResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
+// Runs `binary args...` to completion.
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         const EnvironmentOverrides& environment = {},
+                         absl::Duration timeout = absl::Seconds(60));
+
+// The `firstsip` command line (set by the build).
+std::string CliBinary();
+
 // Runs `firstsip-server args...` to completion (for migrate and seed-dev).
 CommandResult RunServerCommand(const std::vector<std::string>& args,
                                const EnvironmentOverrides& environment = {},
