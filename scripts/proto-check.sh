@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The proto quality gate: `buf lint` (DEFAULT rules; the exceptions and why are in
+# proto/buf.yaml) and `buf breaking` against the previous commit's protos, so a renumbered
+# field or a removed RPC fails CI. buf comes pinned from the npm registry (tools/package.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "proto-check: npm is missing; run as root to install it" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm \
+    >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+fi
+buf=tools/node_modules/.bin/buf
+if [ ! -x "$buf" ]; then
+  npm ci --prefix tools --no-audit --no-fund --silent 2>&1 | grep -v "Unknown user config" || true
+fi
+
+"$buf" lint proto 2>&1 | grep -v -e "DEFAULT referenced" -e "^$" -e "^	" || true
+"$buf" lint proto >/dev/null 2>&1 || { "$buf" lint proto; exit 1; }
+echo "proto-check: buf lint passed"
+
+if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto/buf.yaml 2>/dev/null; then
+  "$buf" breaking proto --against ".git#ref=HEAD~1,subdir=proto" 2>/dev/null || {
+    "$buf" breaking proto --against ".git#ref=HEAD~1,subdir=proto"
+    exit 1
+  }
+  echo "proto-check: buf breaking against HEAD~1 passed"
+else
+  echo "proto-check: the previous commit has no proto/buf.yaml; buf breaking has nothing to compare"
+fi
