@@ -18,15 +18,13 @@ if [ ! -x "$buf" ]; then
   npm ci --prefix tools --no-audit --no-fund --silent 2>&1 | grep -v "Unknown user config" || true
 fi
 
-"$buf" lint proto 2>&1 | grep -v -e "DEFAULT referenced" -e "^$" -e "^	" || true
-"$buf" lint proto >/dev/null 2>&1 || { "$buf" lint proto; exit 1; }
+# buf warns that DEFAULT is now also called STANDARD; the issue asks for DEFAULT by name.
+quiet() { "$@" 2> >(grep -v -e "DEFAULT referenced" -e "^$" -e "^	" >&2); }
+quiet "$buf" lint proto
 echo "proto-check: buf lint passed"
 
 if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto/buf.yaml 2>/dev/null; then
-  "$buf" breaking proto --against ".git#ref=HEAD~1,subdir=proto" 2>/dev/null || {
-    "$buf" breaking proto --against ".git#ref=HEAD~1,subdir=proto"
-    exit 1
-  }
+  quiet "$buf" breaking proto --against ".git#ref=HEAD~1,subdir=proto"
   echo "proto-check: buf breaking against HEAD~1 passed"
 else
   echo "proto-check: the previous commit has no proto/buf.yaml; buf breaking has nothing to compare"

@@ -81,8 +81,8 @@ exit codes: 0 ok, 1 not SERVING (health), 2 usage, 10 + gRPC code for errors fro
 )";
 
 struct Command {
-  std::string usage;  // arguments and flags
-  std::string help;   // one line
+  std::string usage;   // arguments and flags
+  std::string help;    // one line
   int positional = 0;  // required positional arguments
   std::function<int(Client&, const std::vector<std::string>&)> run;
 };
@@ -140,16 +140,25 @@ std::vector<std::string> UserHeader() {
   return {"ID", "EMAIL", "NAME", "TIMEZONE", "BRIEFING", "ROLE", "ETAG", "DELETED"};
 }
 std::vector<std::string> UserRow(const v1::User& u) {
-  return {absl::StrCat(u.id()), u.email(), u.name(), u.timezone(), u.preferred_briefing_time(),
-          u.role() == v1::ROLE_ADMIN ? "admin" : "user", u.etag(),
+  return {absl::StrCat(u.id()),
+          u.email(),
+          u.name(),
+          u.timezone(),
+          u.preferred_briefing_time(),
+          u.role() == v1::ROLE_ADMIN ? "admin" : "user",
+          u.etag(),
           Time(u.delete_time(), u.has_delete_time())};
 }
 std::vector<std::string> IdentityHeader() {
   return {"ID", "USER", "PROVIDER", "SUBJECT", "ACCESS", "REFRESH", "EXPIRY"};
 }
 std::vector<std::string> IdentityRow(const v1::AuthIdentity& i) {
-  return {absl::StrCat(i.id()), absl::StrCat(i.user_id()), i.provider(), i.provider_user_id(),
-          i.has_access_token() ? "yes" : "no", i.has_refresh_token() ? "yes" : "no",
+  return {absl::StrCat(i.id()),
+          absl::StrCat(i.user_id()),
+          i.provider(),
+          i.provider_user_id(),
+          i.has_access_token() ? "yes" : "no",
+          i.has_refresh_token() ? "yes" : "no",
           Time(i.token_expiry(), i.has_token_expiry())};
 }
 std::vector<std::string> BriefingHeader() {
@@ -157,9 +166,11 @@ std::vector<std::string> BriefingHeader() {
 }
 std::vector<std::string> BriefingRow(const v1::Briefing& b) {
   std::string status = v1::BriefingStatus_Name(b.status());
-  return {absl::StrCat(b.id()), absl::StrCat(b.user_id()),
+  return {absl::StrCat(b.id()),
+          absl::StrCat(b.user_id()),
           status.substr(std::string("BRIEFING_STATUS_").size()),
-          Time(b.create_time(), b.has_create_time()), Time(b.read_at(), b.has_read_at()),
+          Time(b.create_time(), b.has_create_time()),
+          Time(b.read_at(), b.has_read_at()),
           b.error_message().empty() ? "-" : b.error_message()};
 }
 
@@ -316,16 +327,15 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                             return 0;
                           });
                         }};
-  identities["get"] = {"ID", "show one identity (never its tokens)", 1,
-                       [](Client& c, const auto& a) {
-                         return WithId(a, [&](int64_t id) {
-                           return Show(c.GetIdentity(id), IdentityHeader(), &IdentityRow);
-                         });
-                       }};
+  identities["get"] = {
+      "ID", "show one identity (never its tokens)", 1, [](Client& c, const auto& a) {
+        return WithId(
+            a, [&](int64_t id) { return Show(c.GetIdentity(id), IdentityHeader(), &IdentityRow); });
+      }};
   identities["tokens"] = {
       "ID", "print an identity's OAuth tokens in plaintext", 1, [](Client& c, const auto& a) {
         return WithId(a, [&](int64_t id) {
-          auto (*row)(const v1::OAuthTokens&)->std::vector<std::string> =
+          auto(*row)(const v1::OAuthTokens&)->std::vector<std::string> =
               [](const v1::OAuthTokens& t) {
                 return std::vector<std::string>{t.access_token(), t.refresh_token(),
                                                 Time(t.expiry(), t.has_expiry())};
@@ -335,9 +345,8 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
       }};
   identities["delete"] = {"ID", "unlink a provider account; its tokens are gone for good", 1,
                           [](Client& c, const auto& a) {
-                            return WithId(a, [&](int64_t id) {
-                              return ShowEmpty(c.DeleteIdentity(id));
-                            });
+                            return WithId(
+                                a, [&](int64_t id) { return ShowEmpty(c.DeleteIdentity(id)); });
                           }};
 
   auto& briefings = groups["briefings"];
@@ -387,24 +396,24 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                             return Show(c.StartBriefing(id), BriefingHeader(), &BriefingRow);
                           });
                         }};
-  briefings["claim"] = {
-      "[--lease=2m]", "take the oldest pending briefing for a worker", 0,
-      [](Client& c, const auto&) {
-        std::optional<absl::Duration> lease;
-        if (absl::GetFlag(FLAGS_lease) > absl::ZeroDuration()) lease = absl::GetFlag(FLAGS_lease);
-        auto claimed = c.ClaimNextBriefing(lease);
-        if (!claimed.ok()) return Fail(claimed.status());
-        if (absl::GetFlag(FLAGS_json)) {
-          v1::ClaimNextBriefingResponse response;
-          if (claimed->has_value()) *response.mutable_briefing() = **claimed;
-          PrintJson(response);
-        } else if (!claimed->has_value()) {
-          std::printf("nothing to do\n");
-        } else {
-          PrintTable({BriefingHeader(), BriefingRow(**claimed)});
-        }
-        return 0;
-      }};
+  briefings["claim"] = {"[--lease=2m]", "take the oldest pending briefing for a worker", 0,
+                        [](Client& c, const auto&) {
+                          std::optional<absl::Duration> lease;
+                          if (absl::GetFlag(FLAGS_lease) > absl::ZeroDuration())
+                            lease = absl::GetFlag(FLAGS_lease);
+                          auto claimed = c.ClaimNextBriefing(lease);
+                          if (!claimed.ok()) return Fail(claimed.status());
+                          if (absl::GetFlag(FLAGS_json)) {
+                            v1::ClaimNextBriefingResponse response;
+                            if (claimed->has_value()) *response.mutable_briefing() = **claimed;
+                            PrintJson(response);
+                          } else if (!claimed->has_value()) {
+                            std::printf("nothing to do\n");
+                          } else {
+                            PrintTable({BriefingHeader(), BriefingRow(**claimed)});
+                          }
+                          return 0;
+                        }};
   briefings["complete"] = {
       "ID --content=JSON", "PROCESSING -> COMPLETED with its content", 1,
       [](Client& c, const auto& a) {
@@ -430,9 +439,8 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                          });
                        }};
   briefings["delete"] = {"ID", "soft-delete a briefing", 1, [](Client& c, const auto& a) {
-                           return WithId(a, [&](int64_t id) {
-                             return ShowEmpty(c.DeleteBriefing(id));
-                           });
+                           return WithId(
+                               a, [&](int64_t id) { return ShowEmpty(c.DeleteBriefing(id)); });
                          }};
   return groups;
 }
@@ -463,8 +471,7 @@ int SignIn(Client& client) {
   PrintTable({UserHeader(), UserRow(response->user())});
   std::printf("\n");
   PrintTable({IdentityHeader(), IdentityRow(response->identity())});
-  std::printf("\nuser created: %s, identity created: %s\n",
-              response->user_created() ? "yes" : "no",
+  std::printf("\nuser created: %s, identity created: %s\n", response->user_created() ? "yes" : "no",
               response->identity_created() ? "yes" : "no");
   return 0;
 }

@@ -48,7 +48,8 @@ std::string RetryServiceConfig(int max_attempts) {
   if (max_attempts < 2) return "{}";
   std::vector<std::string> names;
   for (const auto& [service, method] : kIdempotentMethods) {
-    names.push_back(absl::StrCat(R"({"service": ")", service, R"(", "method": ")", method, R"("})"));
+    names.push_back(
+        absl::StrCat(R"({"service": ")", service, R"(", "method": ")", method, R"("})"));
   }
   return absl::StrCat(R"({"methodConfig": [{"name": [)", absl::StrJoin(names, ", "),
                       R"(], "retryPolicy": {"maxAttempts": )", std::min(max_attempts, 5),
@@ -115,8 +116,7 @@ absl::StatusOr<v1::User> Client::GetUser(int64_t id, bool show_deleted, const Ca
   return Invoke(*users_, &v1::UserService::Stub::GetUser, *Context(call), request);
 }
 
-absl::StatusOr<v1::User> Client::GetUserByEmail(const std::string& email,
-                                                const CallOptions& call) {
+absl::StatusOr<v1::User> Client::GetUserByEmail(const std::string& email, const CallOptions& call) {
   v1::GetUserByEmailRequest request;
   request.set_email(email);
   return Invoke(*users_, &v1::UserService::Stub::GetUserByEmail, *Context(call), request);
@@ -159,8 +159,7 @@ absl::StatusOr<v1::ListIdentitiesResponse> Client::ListIdentities(int64_t user_i
                                                                   const CallOptions& call) {
   v1::ListIdentitiesRequest request;
   request.set_user_id(user_id);
-  return Invoke(*identities_, &v1::IdentityService::Stub::ListIdentities, *Context(call),
-                request);
+  return Invoke(*identities_, &v1::IdentityService::Stub::ListIdentities, *Context(call), request);
 }
 
 absl::StatusOr<v1::AuthIdentity> Client::UpdateTokens(int64_t identity_id,
@@ -185,8 +184,7 @@ absl::Status Client::DeleteIdentity(int64_t id, const CallOptions& call) {
       .status();
 }
 
-absl::StatusOr<v1::Briefing> Client::CreateBriefing(int64_t user_id,
-                                                    const std::string& request_id,
+absl::StatusOr<v1::Briefing> Client::CreateBriefing(int64_t user_id, const std::string& request_id,
                                                     const CallOptions& call) {
   v1::CreateBriefingRequest request;
   request.set_user_id(user_id);
@@ -232,8 +230,7 @@ absl::StatusOr<v1::Briefing> Client::CompleteBriefing(int64_t id,
   v1::CompleteBriefingRequest request;
   request.set_id(id);
   *request.mutable_content() = content;
-  return Invoke(*briefings_, &v1::BriefingService::Stub::CompleteBriefing, *Context(call),
-                request);
+  return Invoke(*briefings_, &v1::BriefingService::Stub::CompleteBriefing, *Context(call), request);
 }
 
 absl::StatusOr<v1::Briefing> Client::FailBriefing(int64_t id, const std::string& error_message,
@@ -247,8 +244,7 @@ absl::StatusOr<v1::Briefing> Client::FailBriefing(int64_t id, const std::string&
 absl::StatusOr<v1::Briefing> Client::MarkBriefingRead(int64_t id, const CallOptions& call) {
   v1::MarkBriefingReadRequest request;
   request.set_id(id);
-  return Invoke(*briefings_, &v1::BriefingService::Stub::MarkBriefingRead, *Context(call),
-                request);
+  return Invoke(*briefings_, &v1::BriefingService::Stub::MarkBriefingRead, *Context(call), request);
 }
 
 absl::Status Client::DeleteBriefing(int64_t id, const CallOptions& call) {

@@ -7,10 +7,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "firstsip/client/client.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "firstsip/client/client.h"
 #include "support/running_server.h"
 
 namespace firstsip {
@@ -157,10 +157,13 @@ TEST_F(CliTest, UsageErrorsAndHelpAtEveryLevel) {
   EXPECT_EQ(Cli({"users", "get"}).exit_code, 2);
   EXPECT_EQ(Cli({"users", "get", "abc"}).exit_code, 2);
   EXPECT_EQ(Cli({"users", "update", "1"}).exit_code, 2) << "nothing to change";
-  for (std::vector<std::string> help :
-       {std::vector<std::string>{"--help"}, {"users", "--help"}, {"users", "get", "--help"},
-        {"briefings", "--help"}, {"identities", "--help"}, {"signin", "--help"},
-        {"health", "--help"}}) {
+  for (std::vector<std::string> help : {std::vector<std::string>{"--help"},
+                                        {"users", "--help"},
+                                        {"users", "get", "--help"},
+                                        {"briefings", "--help"},
+                                        {"identities", "--help"},
+                                        {"signin", "--help"},
+                                        {"health", "--help"}}) {
     testing::CommandResult result = Cli(help);
     EXPECT_EQ(result.exit_code, 0) << result.output;
     EXPECT_TRUE(absl::StrContains(result.output, "usage: firstsip")) << result.output;
