@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev zlib1g-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15
+  postgresql-15 postgresql-client-15 prometheus-cpp-dev python3 python3-yaml
 )
 
 missing=()

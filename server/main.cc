@@ -46,6 +46,7 @@
 #include "storage/identity_store.h"
 #include "storage/user_store.h"
 #include "transport/briefing_service.h"
+#include "prometheus/exposer.h"
 #include "transport/call_tracker.h"
 #include "transport/health_monitor.h"
 #include "transport/identity_service.h"
@@ -78,6 +79,11 @@ ABSL_FLAG(
     "key comes from ENCRYPTION_KEY. ENCRYPTION_PREVIOUS_KEYS (comma-separated) still decrypt");
 ABSL_FLAG(int, rotate_batch_size, kDefaults.rotate_batch_size,
           "rows per transaction for rotate-keys (env FIRSTSIP_ROTATE_BATCH_SIZE)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus metrics over HTTP at HOST:PORT/metrics (env FIRSTSIP_METRICS_LISTEN); "
+          "empty turns them off");
+ABSL_FLAG(std::string, log_format, "json",
+          "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
 
 namespace firstsip {
@@ -104,6 +110,8 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"health_interval", "FIRSTSIP_HEALTH_INTERVAL"},
     {"encryption_key_file", "FIRSTSIP_ENCRYPTION_KEY_FILE"},
     {"rotate_batch_size", "FIRSTSIP_ROTATE_BATCH_SIZE"},
+    {"metrics_listen", "FIRSTSIP_METRICS_LISTEN"},
+    {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
 };
 
@@ -164,6 +172,12 @@ app::Options OptionsFromFlags() {
     ConfigError(std::string(valid.message()));
   }
   SetMinLogLevel(ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
+  std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "json" && log_format != "text") {
+    ConfigError("--log-format: must be json or text");
+  }
+  SetLogFormat(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   return options;
 }
 
@@ -221,8 +235,26 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  transport::Metrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!options.metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen);
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "firstsip-server: cannot serve metrics on %s (in use?)\n",
+                   options.metrics_listen.c_str());
+      pool.Stop();
+      return 1;
+    }
+    exposer->RegisterCollectable(metrics.registry());
+    std::vector<int> ports = exposer->GetListeningPorts();
+    std::string host = options.metrics_listen.substr(0, options.metrics_listen.rfind(':'));
+    LogInfo(absl::StrCat("metrics on http://", host, ":", ports.empty() ? 0 : ports.front(),
+                         "/metrics"));
+  }
+
   grpc::ServerBuilder builder;
-  transport::CallTracker calls;
+  transport::CallTracker calls(&metrics);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(calls.InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -243,7 +275,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
                                   {std::string(v1::UserService::service_full_name()),
                                    std::string(v1::IdentityService::service_full_name()),
                                    std::string(v1::BriefingService::service_full_name())},
-                                  options.health_interval);
+                                  options.health_interval, &metrics);
   health.Start();
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", port));

@@ -26,6 +26,8 @@ struct Options {
   // A file holding the base64 key (e.g. a Kubernetes secret mount); else ENCRYPTION_KEY.
   std::string encryption_key_file;
   int rotate_batch_size = 500;
+  // Prometheus scrape address; empty: no metrics endpoint.
+  std::string metrics_listen = "127.0.0.1:9464";
 };
 
 // INVALID_ARGUMENT naming the flag and its rule; never echoes the database URL.

@@ -117,7 +117,8 @@ void Pool::Stop() {
 }
 
 PoolStats Pool::stats() const {
-  return PoolStats{connected_.load(), busy_.load(), in_flight_.load(), waiting_count_.load()};
+  return PoolStats{connected_.load(), busy_.load(), in_flight_.load(), waiting_count_.load(),
+                   errors_.load()};
 }
 
 void Pool::RunCanceller() {
@@ -428,6 +429,10 @@ int Pool::TimeoutMs(absl::Time now) const {
 }
 
 void Pool::Complete(Request request, absl::StatusOr<Result> outcome) {
+  if (!outcome.ok() && (!SqlStateOf(outcome.status()).empty() ||
+                        outcome.status().code() == absl::StatusCode::kUnavailable)) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
   if (request.done) std::move(request.done)(std::move(outcome));
 }
 

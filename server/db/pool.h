@@ -44,6 +44,7 @@ struct PoolStats {
   int busy = 0;       // ready connections with statements in flight
   int in_flight = 0;  // statements sent and not yet answered
   int waiting = 0;    // statements waiting for room on a connection
+  int64_t errors = 0;  // statements that failed in PostgreSQL or lost their connection, ever
 };
 
 class Pool {
@@ -126,6 +127,7 @@ class Pool {
   std::atomic<int> busy_{0};
   std::atomic<int> in_flight_{0};
   std::atomic<int> waiting_count_{0};
+  std::atomic<int64_t> errors_{0};
 
   std::thread loop_;
   std::thread canceller_;

@@ -17,12 +17,13 @@ constexpr db::Query kSchemaVersion{"health_schema_version",
 
 HealthMonitor::HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* health,
                              int64_t head_version, std::vector<std::string> services,
-                             absl::Duration interval)
+                             absl::Duration interval, Metrics* metrics)
     : pool_(pool),
       health_(health),
       head_version_(head_version),
       services_(std::move(services)),
-      interval_(interval) {}
+      interval_(interval),
+      metrics_(metrics) {}
 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
@@ -66,9 +67,11 @@ void HealthMonitor::Run() {
                       auto version = result->Int64(0, 0);
                       auto dirty = result->Bool(0, 1);
                       ok = version.ok() && dirty.ok() && *version == head && !*dirty;
+                      if (metrics_ != nullptr && version.ok()) metrics_->SetSchemaVersion(*version);
                     }
                     Report(ok);
                   });
+    if (metrics_ != nullptr) metrics_->RecordPool(pool_.stats());
     lock.lock();
     wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; });
   }

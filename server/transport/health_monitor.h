@@ -14,14 +14,16 @@
 #include "absl/time/time.h"
 #include "db/pool.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "transport/metrics.h"
 
 namespace firstsip::transport {
 
 class HealthMonitor {
  public:
   // `services` are the fully qualified names reported alongside the server-wide "" entry.
+  // `metrics` (may be null) gets the pool's state and the schema version at every probe.
   HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* health, int64_t head_version,
-                std::vector<std::string> services, absl::Duration interval);
+                std::vector<std::string> services, absl::Duration interval, Metrics* metrics);
   ~HealthMonitor();
 
   // Starts probing; the first probe runs at once.
@@ -40,6 +42,7 @@ class HealthMonitor {
   const int64_t head_version_;
   const std::vector<std::string> services_;
   const absl::Duration interval_;
+  Metrics* metrics_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

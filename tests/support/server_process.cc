@@ -113,7 +113,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& dsn, const std::vector<std::string>& extra_args,
     const EnvironmentOverrides& environment) {
   std::vector<std::string> args = {"--listen=127.0.0.1:0", "--database-url=" + dsn,
-                                   "--shutdown-grace=5s", "--health-interval=100ms"};
+                                   "--shutdown-grace=5s", "--health-interval=100ms",
+                                   // Off unless a test turns it on: the HTTP server's shutdown
+                                   // adds up to 2 s (civetweb's socket timeout quantum).
+                                   "--metrics-listen="};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   args.push_back("serve");
   std::unique_ptr<ServerProcess> process(new ServerProcess());

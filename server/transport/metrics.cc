@@ -1,0 +1,78 @@
+#include "transport/metrics.h"
+
+#include <string>
+
+namespace firstsip::transport {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return *buckets;
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      calls_(prometheus::BuildCounter()
+                 .Name("firstsip_grpc_requests_total")
+                 .Help("gRPC calls handled, by service, method and status code")
+                 .Register(*registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("firstsip_grpc_request_duration_seconds")
+                   .Help("gRPC call latency, from the call's arrival to its status")
+                   .Register(*registry_)),
+      connections_(prometheus::BuildGauge()
+                       .Name("firstsip_db_connections")
+                       .Help("database connections by state (in_use: statements in flight)")
+                       .Register(*registry_)),
+      waiting_(prometheus::BuildGauge()
+                   .Name("firstsip_db_waiting_requests")
+                   .Help("statements waiting for room on a connection")
+                   .Register(*registry_)
+                   .Add({})),
+      in_flight_(prometheus::BuildGauge()
+                     .Name("firstsip_db_in_flight_statements")
+                     .Help("statements sent to PostgreSQL and not yet answered")
+                     .Register(*registry_)
+                     .Add({})),
+      db_errors_(prometheus::BuildCounter()
+                     .Name("firstsip_db_errors_total")
+                     .Help("statements that failed in PostgreSQL or lost their connection")
+                     .Register(*registry_)
+                     .Add({})),
+      schema_version_(prometheus::BuildGauge()
+                          .Name("firstsip_schema_version")
+                          .Help("migration version the database reports (0: unknown)")
+                          .Register(*registry_)
+                          .Add({})) {}
+
+void Metrics::RecordCall(absl::string_view service, absl::string_view method,
+                         absl::string_view code, double seconds) {
+  calls_.Add({{"service", std::string(service)},
+              {"method", std::string(method)},
+              {"code", std::string(code)}})
+      .Increment();
+  latency_.Add({{"service", std::string(service)}, {"method", std::string(method)}},
+               LatencyBuckets())
+      .Observe(seconds);
+}
+
+void Metrics::RecordPool(const db::PoolStats& stats) {
+  connections_.Add({{"state", "in_use"}}).Set(stats.busy);
+  connections_.Add({{"state", "idle"}}).Set(stats.connected - stats.busy);
+  waiting_.Set(stats.waiting);
+  in_flight_.Set(stats.in_flight);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stats.errors > db_errors_seen_) {
+    db_errors_.Increment(static_cast<double>(stats.errors - db_errors_seen_));
+    db_errors_seen_ = stats.errors;
+  }
+}
+
+void Metrics::SetSchemaVersion(int64_t version) {
+  schema_version_.Set(static_cast<double>(version));
+}
+
+}  // namespace firstsip::transport

@@ -1,0 +1,178 @@
+// What operators see: Prometheus metrics scraped over HTTP, and JSON logs that carry the call,
+// its code, its duration and the caller's x-request-id, and never a secret.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "firstsip/v1/identity.grpc.pb.h"
+#include "firstsip/v1/user.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "support/running_server.h"
+
+namespace firstsip {
+namespace {
+
+constexpr char kPassword[] = "s3cret-db-pass";
+constexpr char kAccessToken[] = "ya29.observability-access-token";
+
+// GET http://127.0.0.1:port/path, the body.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  ssize_t got;
+  while ((got = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, got);
+  close(fd);
+  size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? response : response.substr(body + 4);
+}
+
+int MetricsPort(const std::string& output) {
+  constexpr char kMarker[] = "metrics on http://127.0.0.1:";
+  size_t at = output.find(kMarker);
+  if (at == std::string::npos) return 0;
+  int port = 0;
+  size_t start = at + sizeof(kMarker) - 1;
+  (void)absl::SimpleAtoi(output.substr(start, output.find('/', start) - start), &port);
+  return port;
+}
+
+// The value of the first metric line that contains every one of `parts`, or -1.
+double MetricValue(const std::string& body, const std::vector<std::string>& parts) {
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    bool all = true;
+    for (const std::string& part : parts) all &= absl::StrContains(line, part);
+    if (!all) continue;
+    double value = -1;
+    (void)absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value);
+    return value;
+  }
+  return -1;
+}
+
+class ObservabilityTest : public testing::RunningServerTest {
+ protected:
+  void SetUp() override {
+    auto database = testing::TestDatabase::Create();
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
+    // Trust authentication ignores the password, so it can be a known string to look for.
+    auto server = testing::ServerProcess::Start(database_->dsn() + " password=" + kPassword,
+                                                {"--metrics-listen=127.0.0.1:0"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+  }
+};
+
+TEST_F(ObservabilityTest, MetricsCountCallsByCodeAndShowThePoolAndSchema) {
+  auto users = v1::UserService::NewStub(channel_);
+  v1::CreateUserRequest create;
+  create.mutable_user()->set_email("ada@example.com");
+  v1::User user;
+  ASSERT_TRUE(users->CreateUser(Context().get(), create, &user).ok());
+  v1::GetUserRequest get;
+  get.set_id(user.id() + 100);
+  for (int i = 0; i < 3; ++i) users->GetUser(Context().get(), get, &user);
+  int port = MetricsPort(server_->output());
+  ASSERT_GT(port, 0) << server_->output();
+  absl::SleepFor(absl::Milliseconds(300));  // a health probe samples the pool and the schema
+  std::string body = HttpGet(port, "/metrics");
+  EXPECT_EQ(MetricValue(body, {"firstsip_grpc_requests_total{", "method=\"CreateUser\"",
+                               "code=\"OK\"", "service=\"firstsip.v1.UserService\""}),
+            1)
+      << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_grpc_requests_total{", "method=\"GetUser\"",
+                               "code=\"NOT_FOUND\""}),
+            3)
+      << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_grpc_request_duration_seconds_count{",
+                               "method=\"GetUser\""}),
+            3)
+      << body;
+  EXPECT_TRUE(absl::StrContains(body, "firstsip_grpc_request_duration_seconds_bucket{")) << body;
+  EXPECT_GE(MetricValue(body, {"firstsip_db_connections{", "state=\"idle\""}), 1) << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_db_connections{", "state=\"in_use\""}), 0) << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_db_waiting_requests"}), 0) << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_schema_version"}), 4) << body;
+  EXPECT_GE(MetricValue(body, {"firstsip_db_errors_total"}), 0) << body;
+}
+
+TEST_F(ObservabilityTest, LogsAreOneJsonObjectPerLineWithTheCallAndNeverASecret) {
+  auto identities = v1::IdentityService::NewStub(channel_);
+  v1::SignInRequest sign_in;
+  sign_in.set_provider("google");
+  sign_in.set_provider_user_id("sub-1");
+  sign_in.set_email("ada@example.com");
+  sign_in.mutable_tokens()->set_access_token(kAccessToken);
+  v1::SignInResponse signed_in;
+  auto context = Context();
+  context->AddMetadata("x-request-id", "req-4242");
+  ASSERT_TRUE(identities->SignIn(context.get(), sign_in, &signed_in).ok());
+  v1::GetTokensRequest tokens_request;
+  tokens_request.set_identity_id(signed_in.identity().id());
+  v1::OAuthTokens tokens;
+  ASSERT_TRUE(identities->GetTokens(Context().get(), tokens_request, &tokens).ok());
+  ASSERT_EQ(server_->Stop(SIGTERM), 0);
+  std::string output = server_->output();
+
+  bool found_call = false;
+  int json_lines = 0;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (line.empty() || line[0] != '{') continue;
+    ++json_lines;
+    google::protobuf::Struct entry;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &entry).ok())
+        << line;
+    const auto& fields = entry.fields();
+    EXPECT_TRUE(fields.count("time") && fields.count("level") && fields.count("message")) << line;
+    if (fields.count("method") &&
+        fields.at("method").string_value() == "/firstsip.v1.IdentityService/SignIn") {
+      found_call = true;
+      EXPECT_EQ(fields.at("code").string_value(), "OK");
+      EXPECT_EQ(fields.at("request_id").string_value(), "req-4242");
+      EXPECT_TRUE(fields.at("duration_ms").has_number_value()) << line;
+    }
+  }
+  EXPECT_GT(json_lines, 3);
+  EXPECT_TRUE(found_call) << output;
+  for (const char* secret : {kPassword, kAccessToken, testing::kTestEncryptionKey}) {
+    EXPECT_FALSE(absl::StrContains(output, secret)) << secret << " leaked:\n" << output;
+  }
+  EXPECT_TRUE(absl::StrContains(output, "password=***")) << output;
+}
+
+TEST(LogFormatTest, TextFormatIsForPeople) {
+  auto database = testing::TestDatabase::Create();
+  ASSERT_TRUE(database.ok());
+  auto server = testing::ServerProcess::Start((*database)->dsn(), {"--log-format=text"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_EQ((*server)->Stop(SIGTERM), 0);
+  std::string output = (*server)->output();
+  EXPECT_TRUE(absl::StrContains(output, " info serving on 127.0.0.1:")) << output;
+  EXPECT_FALSE(absl::StrContains(output, "{\"time\"")) << output;
+}
+
+}  // namespace
+}  // namespace firstsip
