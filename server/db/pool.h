@@ -40,10 +40,10 @@ struct PoolOptions {
 };
 
 struct PoolStats {
-  int connected = 0;  // ready connections
-  int busy = 0;       // ready connections with statements in flight
-  int in_flight = 0;  // statements sent and not yet answered
-  int waiting = 0;    // statements waiting for room on a connection
+  int connected = 0;   // ready connections
+  int busy = 0;        // ready connections with statements in flight
+  int in_flight = 0;   // statements sent and not yet answered
+  int waiting = 0;     // statements waiting for room on a connection
   int64_t errors = 0;  // statements that failed in PostgreSQL or lost their connection, ever
 };
 

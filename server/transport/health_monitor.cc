@@ -28,6 +28,9 @@ HealthMonitor::HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
 void HealthMonitor::Start() {
+  // "liveness" answers SERVING while the process serves at all, whatever the database does:
+  // a restart would not bring the database back.
+  if (health_ != nullptr) health_->SetServingStatus(std::string(kLivenessService), true);
   Report(false);
   thread_ = std::thread([this] { Run(); });
 }
@@ -47,7 +50,8 @@ void HealthMonitor::Stop() {
 void HealthMonitor::Report(bool serving) {
   bool changed = serving_.exchange(serving) != serving || !reported_.exchange(true);
   if (!changed || health_ == nullptr) return;
-  health_->SetServingStatus(serving);
+  // Per name, not the all-services overload, which would take "liveness" down too.
+  health_->SetServingStatus("", serving);
   for (const std::string& service : services_) health_->SetServingStatus(service, serving);
   LogInfo(absl::StrCat("health: ", serving ? "SERVING" : "NOT_SERVING"));
 }
@@ -66,7 +70,9 @@ void HealthMonitor::Run() {
                     if (ok) {
                       auto version = result->Int64(0, 0);
                       auto dirty = result->Bool(0, 1);
-                      ok = version.ok() && dirty.ok() && *version == head && !*dirty;
+                      // A newer version is a rollout in progress: the new build migrated
+                      // (additively, by policy) and this replica keeps serving until replaced.
+                      ok = version.ok() && dirty.ok() && *version >= head && !*dirty;
                       if (metrics_ != nullptr && version.ok()) metrics_->SetSchemaVersion(*version);
                     }
                     Report(ok);

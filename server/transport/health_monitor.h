@@ -1,6 +1,7 @@
 // Keeps grpc.health.v1.Health truthful: SERVING only while the database answers and its
-// schema is clean and at this binary's head version. Probes through the pool on a timer
-// thread of its own, so neither gRPC nor the pool's loop ever waits for it.
+// schema is clean and at least at this binary's head version (a newer one means a rollout is
+// migrating ahead of this replica; migrations are additive, so it keeps serving). Probes through
+// the pool on a timer thread of its own, so neither gRPC nor the pool's loop ever waits for it.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,9 @@
 #include "transport/metrics.h"
 
 namespace firstsip::transport {
+
+// The health service name a liveness probe asks for (SERVING until shutdown).
+inline constexpr char kLivenessService[] = "liveness";
 
 class HealthMonitor {
  public:

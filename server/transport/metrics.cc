@@ -50,12 +50,13 @@ Metrics::Metrics()
 
 void Metrics::RecordCall(absl::string_view service, absl::string_view method,
                          absl::string_view code, double seconds) {
-  calls_.Add({{"service", std::string(service)},
-              {"method", std::string(method)},
-              {"code", std::string(code)}})
+  calls_
+      .Add({{"service", std::string(service)},
+            {"method", std::string(method)},
+            {"code", std::string(code)}})
       .Increment();
-  latency_.Add({{"service", std::string(service)}, {"method", std::string(method)}},
-               LatencyBuckets())
+  latency_
+      .Add({{"service", std::string(service)}, {"method", std::string(method)}}, LatencyBuckets())
       .Observe(seconds);
 }
 

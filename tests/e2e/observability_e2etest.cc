@@ -107,9 +107,8 @@ TEST_F(ObservabilityTest, MetricsCountCallsByCodeAndShowThePoolAndSchema) {
                                "code=\"NOT_FOUND\""}),
             3)
       << body;
-  EXPECT_EQ(MetricValue(body, {"firstsip_grpc_request_duration_seconds_count{",
-                               "method=\"GetUser\""}),
-            3)
+  EXPECT_EQ(
+      MetricValue(body, {"firstsip_grpc_request_duration_seconds_count{", "method=\"GetUser\""}), 3)
       << body;
   EXPECT_TRUE(absl::StrContains(body, "firstsip_grpc_request_duration_seconds_bucket{")) << body;
   EXPECT_GE(MetricValue(body, {"firstsip_db_connections{", "state=\"idle\""}), 1) << body;

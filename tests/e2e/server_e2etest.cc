@@ -85,6 +85,18 @@ TEST_F(ServerTest, HealthTurnsNotServingWhenTheSchemaIsNoLongerCurrent) {
   EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
 }
 
+TEST_F(ServerTest, HealthStaysServingWhileARolloutMigratesAhead) {
+  ASSERT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  auto connection = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET version = version + 1").ok());
+  absl::SleepFor(absl::Milliseconds(400));  // several probes
+  EXPECT_EQ(CheckHealth(*channel_, ""), HealthCheckResponse::SERVING);
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET version = 1").ok());
+  EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::NOT_SERVING))
+      << "behind this binary's head is not current";
+}
+
 TEST_F(ServerTest, SigtermLetsInFlightCallsFinishThenExitsPromptly) {
   auto users = v1::UserService::NewStub(channel_);
   v1::CreateUserRequest create;
@@ -132,6 +144,8 @@ TEST_F(ServerTest, ADatabaseOutageFailsCallsFastWithUnavailableAndRecoversWithou
                                name + "'")
                   .ok());
   EXPECT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::NOT_SERVING));
+  EXPECT_EQ(CheckHealth(*channel_, "liveness"), HealthCheckResponse::SERVING)
+      << "a restart would not bring the database back: stay alive";
   v1::GetUserRequest get;
   get.set_id(1);
   v1::User user;
