@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +84,15 @@ ABSL_FLAG(int, rotate_batch_size, kDefaults.rotate_batch_size,
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus metrics over HTTP at HOST:PORT/metrics (env FIRSTSIP_METRICS_LISTEN); "
           "empty turns them off");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain to serve TLS with (env FIRSTSIP_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert (env FIRSTSIP_TLS_KEY)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: require client certificates it signed, i.e. mutual TLS "
+          "(env FIRSTSIP_TLS_CLIENT_CA)");
+ABSL_FLAG(bool, insecure_listen, false,
+          "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
+          "(env FIRSTSIP_INSECURE_LISTEN)");
 ABSL_FLAG(std::string, log_format, "json",
           "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
@@ -111,6 +122,10 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"encryption_key_file", "FIRSTSIP_ENCRYPTION_KEY_FILE"},
     {"rotate_batch_size", "FIRSTSIP_ROTATE_BATCH_SIZE"},
     {"metrics_listen", "FIRSTSIP_METRICS_LISTEN"},
+    {"tls_cert", "FIRSTSIP_TLS_CERT"},
+    {"tls_key", "FIRSTSIP_TLS_KEY"},
+    {"tls_client_ca", "FIRSTSIP_TLS_CLIENT_CA"},
+    {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
 };
@@ -166,8 +181,13 @@ app::Options OptionsFromFlags() {
   options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.encryption_key_file = absl::GetFlag(FLAGS_encryption_key_file);
   options.rotate_batch_size = absl::GetFlag(FLAGS_rotate_batch_size);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
@@ -177,7 +197,6 @@ app::Options OptionsFromFlags() {
     ConfigError("--log-format: must be json or text");
   }
   SetLogFormat(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   return options;
 }
 
@@ -201,6 +220,29 @@ crypto::KeyRing LoadKeys(const app::Options& options, std::optional<std::string>
   return *std::move(keys);
 }
 
+// The whole of a PEM file, or one clear line and exit 2.
+std::string ReadPem(const std::string& flag, const std::string& path) {
+  std::ifstream file(path);
+  std::string contents((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file || contents.find("-----BEGIN") == std::string::npos) {
+    ConfigError(absl::StrCat("--", flag, ": cannot read a PEM file at ", path));
+  }
+  return contents;
+}
+
+// Plaintext, TLS, or mutual TLS, as the options say.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const app::Options& options) {
+  if (options.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back(
+      {ReadPem("tls-key", options.tls_key), ReadPem("tls-cert", options.tls_cert)});
+  if (!options.tls_client_ca.empty()) {
+    ssl.pem_root_certs = ReadPem("tls-client-ca", options.tls_client_ca);
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 // Blocks SIGINT and SIGTERM in every thread (call before starting any), so that WaitForSignal
 // receives them synchronously instead of a handler running at an arbitrary point.
 sigset_t BlockShutdownSignals() {
@@ -213,7 +255,7 @@ sigset_t BlockShutdownSignals() {
 }
 
 int Serve(const app::Options& options, const crypto::KeyRing& keys,
-          const sigset_t& shutdown_signals) {
+          std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& shutdown_signals) {
   LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
   if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
   absl::StatusOr<migrate::MigrationSet> migrations = migrate::MigrationSet::Embedded();
@@ -259,7 +301,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   interceptors.push_back(calls.InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   builder.RegisterService(&user_service);
   builder.RegisterService(&identity_service);
   builder.RegisterService(&briefing_service);
@@ -278,7 +320,10 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
                                   options.health_interval, &metrics);
   health.Start();
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  LogInfo(absl::StrCat("serving on ", host, ":", port));
+  LogInfo(absl::StrCat("serving on ", host, ":", port,
+                       options.tls_cert.empty()        ? ""
+                       : options.tls_client_ca.empty() ? " (TLS)"
+                                                       : " (mutual TLS)"));
 
   int received = 0;
   sigwait(&shutdown_signals, &received);
@@ -348,7 +393,7 @@ int main(int argc, char** argv) {
   std::string command = args.empty() ? "serve" : args[0];
   if (command == "serve" && args.size() <= 1) {
     crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));
-    return Serve(options, keys, shutdown_signals);
+    return Serve(options, keys, ServerCredentials(options), shutdown_signals);
   }
   if (command == "rotate-keys" && args.size() == 1) {
     crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));

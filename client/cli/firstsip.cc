@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,6 +32,9 @@
 ABSL_FLAG(std::string, target, "", "server address (env FIRSTSIP_TARGET; default 127.0.0.1:50051)");
 ABSL_FLAG(bool, json, false, "print one JSON document per call instead of a table");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "deadline of each call");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA to verify the server with: turns TLS on");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM client key, for mutual TLS");
 // Command flags.
 ABSL_FLAG(bool, show_deleted, false, "include soft-deleted users");
 ABSL_FLAG(int, page_size, 0, "items per page (0: 50, at most 1000)");
@@ -64,6 +69,7 @@ constexpr int kRpcErrorBase = 10;
 constexpr char kUsage[] = R"(firstsip: call the First Sip data service.
 
 usage: firstsip [--target=HOST:PORT] [--json] [--timeout=5s] GROUP COMMAND [ARGS] [--FLAGS]
+       TLS: --tls-ca=CA.pem [--tls-cert=CLIENT.pem --tls-key=CLIENT.key]
 
 groups:
   health                                     is the server SERVING?
@@ -560,6 +566,21 @@ int main(int argc, char** argv) {
   }
   options.target = target;
   options.timeout = absl::GetFlag(FLAGS_timeout);
+  auto read = [](const std::string& path, std::string* out) {
+    std::ifstream file(path);
+    out->assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    return static_cast<bool>(file);
+  };
+  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+    options.tls = true;
+    if (!read(absl::GetFlag(FLAGS_tls_ca), &options.root_certificates) ||
+        (!absl::GetFlag(FLAGS_tls_cert).empty() &&
+         !read(absl::GetFlag(FLAGS_tls_cert), &options.client_certificate)) ||
+        (!absl::GetFlag(FLAGS_tls_key).empty() &&
+         !read(absl::GetFlag(FLAGS_tls_key), &options.client_key))) {
+      return Usage("cannot read a --tls-* file");
+    }
+  }
   auto client = Client::Create(options);
   if (!client.ok()) return Usage(std::string(client.status().message()));
 

@@ -72,6 +72,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.root_certificates;
+    ssl.pem_cert_chain = options.client_certificate;
+    ssl.pem_private_key = options.client_key;
     credentials = grpc::SslCredentials(ssl);
   } else {
     credentials = grpc::InsecureChannelCredentials();

@@ -1,7 +1,9 @@
 #include "app/options.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "db/dsn.h"
 
 namespace firstsip::app {
@@ -32,10 +34,29 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.health_interval < absl::Milliseconds(50)) {
     return invalid("health-interval", "must be at least 50ms");
   }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return invalid("tls-cert", "--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_client_ca.empty() && options.tls_cert.empty()) {
+    return invalid("tls-client-ca", "mutual TLS needs --tls-cert and --tls-key too");
+  }
+  if (options.tls_cert.empty() && !options.insecure_listen && !IsLoopbackListen(options.listen)) {
+    return invalid("listen",
+                   absl::StrCat(options.listen,
+                                " is reachable from other machines, and plaintext there would "
+                                "expose user data and tokens: set --tls-cert and --tls-key, or "
+                                "--insecure-listen if the network layer encrypts it"));
+  }
   if (options.rotate_batch_size < 1 || options.rotate_batch_size > 100000) {
     return invalid("rotate-batch-size", "must be between 1 and 100000");
   }
   return absl::OkStatus();
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  absl::string_view host = absl::string_view(listen).substr(0, listen.rfind(':'));
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
 }  // namespace firstsip::app

@@ -28,7 +28,16 @@ struct Options {
   int rotate_batch_size = 500;
   // Prometheus scrape address; empty: no metrics endpoint.
   std::string metrics_listen = "127.0.0.1:9464";
+  // TLS: PEM files. With tls_client_ca, clients must present a certificate it signed.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Serve plaintext on a non-loopback address anyway (a mesh encrypts it).
+  bool insecure_listen = false;
 };
+
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost.
+bool IsLoopbackListen(const std::string& listen);
 
 // INVALID_ARGUMENT naming the flag and its rule; never echoes the database URL.
 absl::Status ValidateOptions(const Options& options);

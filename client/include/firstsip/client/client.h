@@ -34,6 +34,9 @@ struct ClientOptions {
   // against root_certificates (PEM), or the system roots when empty.
   bool tls = false;
   std::string root_certificates;
+  // Mutual TLS: this client's certificate chain and key (PEM), when the server asks for one.
+  std::string client_certificate;
+  std::string client_key;
   // Retries of idempotent calls on UNAVAILABLE (0 turns them off).
   int max_attempts = 4;
 };
