@@ -109,9 +109,9 @@ CommandResult RunCommand(const std::string& binary, const std::vector<std::strin
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
-    const std::string& dsn, const std::vector<std::string>& extra_args,
-    const EnvironmentOverrides& environment) {
+std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
+                                                     const std::vector<std::string>& extra_args,
+                                                     const EnvironmentOverrides& environment) {
   std::vector<std::string> args = {"--listen=127.0.0.1:0", "--database-url=" + dsn,
                                    "--shutdown-grace=5s", "--health-interval=100ms",
                                    // Off unless a test turns it on: the HTTP server's shutdown
@@ -123,10 +123,21 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
   with_key.insert(with_key.end(), environment.begin(), environment.end());
   Spawned child = Spawn(ServerBinary(), args, with_key);
-  if (child.pid < 0) return absl::InternalError("cannot start the server");
   process->pid_ = child.pid;
+  if (child.pid < 0) {
+    process->exited_ = true;
+    return process;
+  }
   process->reader_ =
       std::thread([raw = process.get(), fd = child.output_fd] { raw->ReadOutput(fd); });
+  return process;
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::string& dsn, const std::vector<std::string>& extra_args,
+    const EnvironmentOverrides& environment) {
+  std::unique_ptr<ServerProcess> process = Launch(dsn, extra_args, environment);
+  if (process->pid_ < 0) return absl::InternalError("cannot start the server");
   std::unique_lock<std::mutex> lock(process->mutex_);
   bool started = process->changed_.wait_for(lock, std::chrono::seconds(30), [&] {
     return absl::StrContains(process->output_, kServingOn) || process->eof_;

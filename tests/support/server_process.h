@@ -55,6 +55,10 @@ class ServerProcess {
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& dsn, const std::vector<std::string>& extra_args = {},
       const EnvironmentOverrides& environment = {});
+  // Starts it the same way without waiting for it to serve (e.g. to kill it during start-up).
+  static std::unique_ptr<ServerProcess> Launch(const std::string& dsn,
+                                               const std::vector<std::string>& extra_args = {},
+                                               const EnvironmentOverrides& environment = {});
   ~ServerProcess();
 
   std::string target() const;
