@@ -15,7 +15,9 @@
 namespace firstsip::logic {
 
 inline constexpr size_t kMaxContentBytes = 1 << 20;  // 1 MiB of JSON
-inline constexpr int kMaxContentDepth = 64;
+// gRPC's protobuf parser already refuses messages nested deeper than 100 (about 33 JSON
+// levels of a Struct) before the service sees them; this limit is the one callers meet.
+inline constexpr int kMaxContentDepth = 24;
 inline constexpr size_t kMaxRequestIdLength = 128;
 inline constexpr size_t kMaxErrorMessageLength = 4096;
 inline constexpr absl::Duration kDefaultLease = absl::Minutes(5);

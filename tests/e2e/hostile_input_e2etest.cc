@@ -1,0 +1,233 @@
+// Hostile input, table-driven over the RPCs: each answers INVALID_ARGUMENT naming the field
+// (or the documented code), never crashes, and writes nothing.
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "db/blocking_connection.h"
+#include "firstsip/v1/briefing.grpc.pb.h"
+#include "firstsip/v1/identity.grpc.pb.h"
+#include "firstsip/v1/user.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "support/running_server.h"
+
+namespace firstsip {
+namespace {
+
+using grpc::StatusCode;
+
+const std::string kHuge(1 << 20, 'x');
+const std::string kNul("ab\0cd", 5);
+const std::string kSql = "'; DROP TABLE users; --";
+
+struct Expectation {
+  std::string what;
+  grpc::Status status;
+  StatusCode code;
+  std::string field;  // the message must start with it ("" = any message)
+};
+
+class HostileInputTest : public testing::RunningServerTest {
+ protected:
+  void SetUp() override {
+    RunningServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    users_ = v1::UserService::NewStub(channel_);
+    identities_ = v1::IdentityService::NewStub(channel_);
+    briefings_ = v1::BriefingService::NewStub(channel_);
+    v1::CreateUserRequest create;
+    create.mutable_user()->set_email("ada@example.com");
+    ASSERT_TRUE(users_->CreateUser(Context().get(), create, &user_).ok());
+  }
+
+  int64_t Rows(const char* table) {
+    auto connection = db::BlockingConnection::Open(database_->dsn());
+    auto count = (*connection)->Exec(absl::StrCat("SELECT count(*) FROM ", table));
+    return *count->Int64(0, 0);
+  }
+
+  void ExpectAll(const std::vector<Expectation>& cases) {
+    for (const Expectation& c : cases) {
+      SCOPED_TRACE(c.what);
+      EXPECT_EQ(c.status.error_code(), c.code) << c.status.error_message();
+      if (!c.field.empty()) {
+        EXPECT_TRUE(absl::StartsWith(c.status.error_message(), c.field + ":"))
+            << c.status.error_message();
+      }
+    }
+  }
+
+  std::unique_ptr<v1::UserService::Stub> users_;
+  std::unique_ptr<v1::IdentityService::Stub> identities_;
+  std::unique_ptr<v1::BriefingService::Stub> briefings_;
+  v1::User user_;
+};
+
+TEST_F(HostileInputTest, UserServiceRefusesHostileInputAndWritesNothing) {
+  auto create = [&](const std::string& email, const std::string& name, const std::string& zone,
+                    const std::string& time, int role) {
+    v1::CreateUserRequest request;
+    request.mutable_user()->set_email(email);
+    request.mutable_user()->set_name(name);
+    request.mutable_user()->set_timezone(zone);
+    request.mutable_user()->set_preferred_briefing_time(time);
+    request.mutable_user()->set_role(static_cast<v1::Role>(role));
+    v1::User out;
+    return users_->CreateUser(Context().get(), request, &out);
+  };
+  auto get = [&](int64_t id) {
+    v1::GetUserRequest request;
+    request.set_id(id);
+    v1::User out;
+    return users_->GetUser(Context().get(), request, &out);
+  };
+  auto list = [&](int32_t size, const std::string& token, int role) {
+    v1::ListUsersRequest request;
+    request.set_page_size(size);
+    request.set_page_token(token);
+    request.set_role(static_cast<v1::Role>(role));
+    v1::ListUsersResponse out;
+    return users_->ListUsers(Context().get(), request, &out);
+  };
+  auto update = [&](const std::string& path, const std::string& value) {
+    v1::UpdateUserRequest request;
+    *request.mutable_user() = user_;
+    request.mutable_user()->set_name(value);
+    request.mutable_user()->set_email(value);
+    request.mutable_user()->set_timezone(value);
+    request.mutable_user()->set_preferred_briefing_time(value);
+    request.mutable_update_mask()->add_paths(path);
+    v1::User out;
+    return users_->UpdateUser(Context().get(), request, &out);
+  };
+  const std::string ok = "b@example.com";
+  ExpectAll({
+      {"empty email", create("", "", "", "", 0), StatusCode::INVALID_ARGUMENT, "user.email"},
+      {"1 MB email", create(kHuge, "", "", "", 0), StatusCode::INVALID_ARGUMENT, "user.email"},
+      {"NUL in email", create(kNul + "@x.com", "", "", "", 0), StatusCode::INVALID_ARGUMENT,
+       "user.email"},
+      {"SQL email", create(kSql, "", "", "", 0), StatusCode::INVALID_ARGUMENT, "user.email"},
+      {"1 MB name", create(ok, kHuge, "", "", 0), StatusCode::INVALID_ARGUMENT, "user.name"},
+      {"NUL in name", create(ok, kNul, "", "", 0), StatusCode::INVALID_ARGUMENT, "user.name"},
+      {"Mars", create(ok, "", "Mars/Olympus", "", 0), StatusCode::INVALID_ARGUMENT,
+       "user.timezone"},
+      {"SQL zone", create(ok, "", kSql, "", 0), StatusCode::INVALID_ARGUMENT, "user.timezone"},
+      {"24:00", create(ok, "", "", "24:00", 0), StatusCode::INVALID_ARGUMENT,
+       "user.preferred_briefing_time"},
+      {"6:00", create(ok, "", "", "6:00", 0), StatusCode::INVALID_ARGUMENT,
+       "user.preferred_briefing_time"},
+      {"role 99", create(ok, "", "", "", 99), StatusCode::INVALID_ARGUMENT, "user.role"},
+      {"role -1", create(ok, "", "", "", -1), StatusCode::INVALID_ARGUMENT, "user.role"},
+      {"id 0", get(0), StatusCode::INVALID_ARGUMENT, "id"},
+      {"id -1", get(-1), StatusCode::INVALID_ARGUMENT, "id"},
+      {"id max", get(INT64_MAX), StatusCode::NOT_FOUND, ""},
+      {"page size -5", list(-5, "", 0), StatusCode::INVALID_ARGUMENT, "page_size"},
+      {"garbage token", list(0, "!!!!", 0), StatusCode::INVALID_ARGUMENT, "page_token"},
+      {"1 MB token", list(0, kHuge, 0), StatusCode::INVALID_ARGUMENT, "page_token"},
+      {"SQL token", list(0, kSql, 0), StatusCode::INVALID_ARGUMENT, "page_token"},
+      {"list role 7", list(0, "", 7), StatusCode::INVALID_ARGUMENT, "role"},
+      {"update NUL name", update("name", kNul), StatusCode::INVALID_ARGUMENT, "user.name"},
+      {"update SQL email", update("email", kSql), StatusCode::INVALID_ARGUMENT, "user.email"},
+      {"update Mars", update("timezone", "Mars/Olympus"), StatusCode::INVALID_ARGUMENT,
+       "user.timezone"},
+      {"update 1 MB path", update(kHuge, "x"), StatusCode::INVALID_ARGUMENT, "update_mask"},
+      {"update SQL path", update(kSql, "x"), StatusCode::INVALID_ARGUMENT, "update_mask"},
+  });
+  EXPECT_EQ(Rows("users"), 1) << "no partial write";
+  v1::GetUserRequest again;
+  again.set_id(user_.id());
+  v1::User unchanged;
+  ASSERT_TRUE(users_->GetUser(Context().get(), again, &unchanged).ok());
+  EXPECT_EQ(unchanged.etag(), user_.etag());
+}
+
+TEST_F(HostileInputTest, IdentityServiceRefusesHostileInputAndWritesNothing) {
+  auto sign_in = [&](const std::string& provider, const std::string& subject,
+                     const std::string& email, const std::string& token) {
+    v1::SignInRequest request;
+    request.set_provider(provider);
+    request.set_provider_user_id(subject);
+    request.set_email(email);
+    request.mutable_tokens()->set_access_token(token);
+    v1::SignInResponse out;
+    return identities_->SignIn(Context().get(), request, &out);
+  };
+  auto tokens = [&](int64_t id) {
+    v1::GetTokensRequest request;
+    request.set_identity_id(id);
+    v1::OAuthTokens out;
+    return identities_->GetTokens(Context().get(), request, &out);
+  };
+  ExpectAll({
+      {"empty provider", sign_in("", "s", "a@b.co", ""), StatusCode::INVALID_ARGUMENT, "provider"},
+      {"SQL provider", sign_in(kSql, "s", "a@b.co", ""), StatusCode::INVALID_ARGUMENT, "provider"},
+      {"NUL provider", sign_in(kNul, "s", "a@b.co", ""), StatusCode::INVALID_ARGUMENT, "provider"},
+      {"1 MB subject", sign_in("google", kHuge, "a@b.co", ""), StatusCode::INVALID_ARGUMENT,
+       "provider_user_id"},
+      {"NUL subject", sign_in("google", kNul, "a@b.co", ""), StatusCode::INVALID_ARGUMENT,
+       "provider_user_id"},
+      {"SQL email", sign_in("google", "s", kSql, ""), StatusCode::INVALID_ARGUMENT, "email"},
+      {"1 MB token", sign_in("google", "s", "a@b.co", kHuge), StatusCode::INVALID_ARGUMENT,
+       "tokens.access_token"},
+      {"tokens of id 0", tokens(0), StatusCode::INVALID_ARGUMENT, "identity_id"},
+      {"tokens of id -9", tokens(-9), StatusCode::INVALID_ARGUMENT, "identity_id"},
+  });
+  EXPECT_EQ(Rows("auth_identities"), 0);
+  EXPECT_EQ(Rows("users"), 1);
+}
+
+TEST_F(HostileInputTest, BriefingServiceRefusesHostileInputAndWritesNothing) {
+  auto create = [&](int64_t user, const std::string& request_id) {
+    v1::CreateBriefingRequest request;
+    request.set_user_id(user);
+    request.set_request_id(request_id);
+    v1::Briefing out;
+    return briefings_->CreateBriefing(Context().get(), request, &out);
+  };
+  auto list = [&](int status, const std::string& token) {
+    v1::ListBriefingsRequest request;
+    request.set_user_id(user_.id());
+    request.set_status(static_cast<v1::BriefingStatus>(status));
+    request.set_page_token(token);
+    v1::ListBriefingsResponse out;
+    return briefings_->ListBriefings(Context().get(), request, &out);
+  };
+  auto fail = [&](const std::string& message) {
+    v1::FailBriefingRequest request;
+    request.set_id(1);
+    request.set_error_message(message);
+    v1::Briefing out;
+    return briefings_->FailBriefing(Context().get(), request, &out);
+  };
+  auto complete_deep = [&](int depth) {
+    v1::CompleteBriefingRequest request;
+    request.set_id(1);
+    google::protobuf::Struct* level = request.mutable_content();
+    for (int i = 0; i < depth; ++i) {
+      level = (*level->mutable_fields())["d"].mutable_struct_value();
+    }
+    v1::Briefing out;
+    return briefings_->CompleteBriefing(Context().get(), request, &out);
+  };
+  ExpectAll({
+      {"user 0", create(0, ""), StatusCode::INVALID_ARGUMENT, "user_id"},
+      {"user -1", create(-1, ""), StatusCode::INVALID_ARGUMENT, "user_id"},
+      {"1 MB request id", create(user_.id(), kHuge), StatusCode::INVALID_ARGUMENT, "request_id"},
+      {"NUL request id", create(user_.id(), kNul), StatusCode::INVALID_ARGUMENT, "request_id"},
+      {"status 42", list(42, ""), StatusCode::INVALID_ARGUMENT, "status"},
+      {"tampered token", list(0, "AQAAAAAAAAABxxxxxxxxxxxx"), StatusCode::INVALID_ARGUMENT,
+       "page_token"},
+      {"1 MB error message", fail(kHuge), StatusCode::INVALID_ARGUMENT, "error_message"},
+      {"NUL error message", fail(kNul), StatusCode::INVALID_ARGUMENT, "error_message"},
+      {"content 30 deep", complete_deep(30), StatusCode::INVALID_ARGUMENT, "content"},
+  });
+  // 1,000 levels never reach the service: gRPC's protobuf parser refuses the message first.
+  grpc::Status deepest = complete_deep(1000);
+  EXPECT_FALSE(deepest.ok());
+  EXPECT_NE(deepest.error_code(), StatusCode::INTERNAL);
+  EXPECT_EQ(Rows("briefings"), 0);
+}
+
+}  // namespace
+}  // namespace firstsip
