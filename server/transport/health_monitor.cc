@@ -62,6 +62,8 @@ void HealthMonitor::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     lock.unlock();
+    // Sampled before this probe's own statement joins the pool.
+    if (metrics_ != nullptr) metrics_->RecordPool(pool_.stats());
     pool_.Execute(kSchemaVersion, db::Params(),
                   db::CallOptions::WithDeadline(absl::Now() + interval_),
                   [this, alive, head = head_version_](absl::StatusOr<db::Result> result) {
@@ -77,7 +79,6 @@ void HealthMonitor::Run() {
                     }
                     Report(ok);
                   });
-    if (metrics_ != nullptr) metrics_->RecordPool(pool_.stats());
     lock.lock();
     wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; });
   }
