@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Quick start (b): install what is missing, build, and run the whole test suite under ctest.
-# The tests start their own throwaway PostgreSQL (see tests/CMakeLists.txt).
+# Quick start (b): install what is missing, build, and run the whole test suite: the proto
+# gate, the client package, a bounded fuzz run, the suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer, the database engine's tests under ThreadSanitizer, and last the
+# suite itself. The tests start their own throwaway PostgreSQL (see tests/CMakeLists.txt).
+#
+#   FIRSTSIP_SANITIZERS=0 scripts/test.sh   skip the fuzz and sanitizer stages (quick local run)
+#   FUZZ_SECONDS=60 scripts/test.sh         fuzz longer (default 15 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +21,21 @@ cmake --install "$build" --prefix "$build/install" >/dev/null
 cmake -S client/examples -B "$build/example" -DCMAKE_PREFIX_PATH="$PWD/$build/install" >/dev/null
 cmake --build "$build/example" >/dev/null
 echo "client example: built against the installed firstsip package"
+
+if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
+  tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+
+  echo "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
+  BUILD_DIR=build-asan scripts/build.sh -DFIRSTSIP_SANITIZE=ON -DFIRSTSIP_BUILD_BENCH=OFF \
+    >/dev/null
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" \
+    | tail -n 3
+
+  echo "ThreadSanitizer: the database engine's tests"
+  cmake -S . -B build-tsan -DFIRSTSIP_TSAN=ON -DFIRSTSIP_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j"$(nproc)" --target pg_tests >/dev/null
+  ctest --test-dir build-tsan --output-on-failure -j"$(nproc)" -R '^(postgres|pg)\.' \
+    | tail -n 3
+fi
 
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (AddressSanitizer + UndefinedBehaviorSanitizer) and
+# runs each for a bounded time on its corpus (tests/fuzz/corpus/NAME; new inputs go to a copy).
+#
+#   tests/fuzz/run.sh [SECONDS_EACH]      default 15
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-15}
+out=${FUZZ_BUILD_DIR:-build-fuzz}
+mkdir -p "$out"
+
+if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang \
+      libclang-rt-14-dev >/dev/null || {
+      apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
+  fi
+fi
+
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iserver)
+absl_libs=$(pkg-config --libs absl_strings absl_status absl_statusor absl_time absl_str_format)
+build() {  # name sources...
+  local name=$1
+  shift
+  clang++ "${flags[@]}" "$@" -o "$out/$name" $absl_libs -lcrypto
+}
+build page_token_fuzzer tests/fuzz/page_token_fuzzer.cc server/logic/page_token.cc
+build stored_value_fuzzer tests/fuzz/stored_value_fuzzer.cc server/crypto/token_cipher.cc \
+  server/crypto/key_ring.cc
+build validators_fuzzer tests/fuzz/validators_fuzzer.cc server/logic/validators.cc
+build migration_name_fuzzer tests/fuzz/migration_name_fuzzer.cc server/migrate/migration_set.cc
+
+status=0
+for fuzzer in page_token stored_value validators migration_name; do
+  corpus=$out/corpus-$fuzzer
+  rm -rf "$corpus" && cp -r "tests/fuzz/corpus/$fuzzer" "$corpus"
+  if "$out/${fuzzer}_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
+      "$corpus" >"$out/$fuzzer.log" 2>&1; then
+    echo "fuzz $fuzzer: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$fuzzer.log" ||
+      grep -oE '#[0-9]+\s+DONE' "$out/$fuzzer.log" | tail -n 1) no crash in ${seconds}s"
+  else
+    status=1
+    echo "fuzz $fuzzer: FAILED (see $out/$fuzzer.log)"
+    tail -n 30 "$out/$fuzzer.log"
+  fi
+done
+exit $status
