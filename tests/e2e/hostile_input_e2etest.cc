@@ -229,5 +229,104 @@ TEST_F(HostileInputTest, BriefingServiceRefusesHostileInputAndWritesNothing) {
   EXPECT_EQ(Rows("briefings"), 0);
 }
 
+TEST_F(HostileInputTest, EveryRpcThatTakesAnIdRefusesZeroAndNegativeIdsNamingTheField) {
+  for (int64_t id : {int64_t{0}, int64_t{-1}, INT64_MIN}) {
+    SCOPED_TRACE(id);
+    v1::User user;
+    v1::AuthIdentity identity;
+    v1::OAuthTokens tokens;
+    v1::Briefing briefing;
+    google::protobuf::Empty empty;
+    v1::ListIdentitiesResponse identities;
+    v1::ListBriefingsResponse page;
+    v1::DeleteUserRequest delete_user;
+    delete_user.set_id(id);
+    v1::UndeleteUserRequest undelete_user;
+    undelete_user.set_id(id);
+    v1::UpdateUserRequest update_user;
+    update_user.mutable_user()->set_id(id);
+    update_user.mutable_update_mask()->add_paths("name");
+    v1::GetIdentityRequest get_identity;
+    get_identity.set_id(id);
+    v1::ListIdentitiesRequest list_identities;
+    list_identities.set_user_id(id);
+    v1::UpdateTokensRequest update_tokens;
+    update_tokens.set_identity_id(id);
+    v1::DeleteIdentityRequest delete_identity;
+    delete_identity.set_id(id);
+    v1::GetBriefingRequest get_briefing;
+    get_briefing.set_id(id);
+    v1::ListBriefingsRequest list_briefings;
+    list_briefings.set_user_id(id);
+    v1::StartBriefingRequest start;
+    start.set_id(id);
+    v1::CompleteBriefingRequest complete;
+    complete.set_id(id);
+    v1::MarkBriefingReadRequest read;
+    read.set_id(id);
+    v1::DeleteBriefingRequest delete_briefing;
+    delete_briefing.set_id(id);
+    ExpectAll({
+        {"DeleteUser", users_->DeleteUser(Context().get(), delete_user, &user),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"UndeleteUser", users_->UndeleteUser(Context().get(), undelete_user, &user),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"UpdateUser", users_->UpdateUser(Context().get(), update_user, &user),
+         StatusCode::INVALID_ARGUMENT, "user.id"},
+        {"GetIdentity", identities_->GetIdentity(Context().get(), get_identity, &identity),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"ListIdentities",
+         identities_->ListIdentities(Context().get(), list_identities, &identities),
+         StatusCode::INVALID_ARGUMENT, "user_id"},
+        {"UpdateTokens", identities_->UpdateTokens(Context().get(), update_tokens, &identity),
+         StatusCode::INVALID_ARGUMENT, "identity_id"},
+        {"DeleteIdentity", identities_->DeleteIdentity(Context().get(), delete_identity, &empty),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"GetBriefing", briefings_->GetBriefing(Context().get(), get_briefing, &briefing),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"ListBriefings", briefings_->ListBriefings(Context().get(), list_briefings, &page),
+         StatusCode::INVALID_ARGUMENT, "user_id"},
+        {"StartBriefing", briefings_->StartBriefing(Context().get(), start, &briefing),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"CompleteBriefing", briefings_->CompleteBriefing(Context().get(), complete, &briefing),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"MarkBriefingRead", briefings_->MarkBriefingRead(Context().get(), read, &briefing),
+         StatusCode::INVALID_ARGUMENT, "id"},
+        {"DeleteBriefing", briefings_->DeleteBriefing(Context().get(), delete_briefing, &empty),
+         StatusCode::INVALID_ARGUMENT, "id"},
+    });
+  }
+}
+
+TEST_F(HostileInputTest, OtherFieldsOfTheRemainingRpcsRefuseHostileValues) {
+  v1::GetUserByEmailRequest by_email;
+  by_email.set_email(kSql);
+  v1::User user;
+  v1::UpdateTokensRequest update_tokens;
+  update_tokens.set_identity_id(1);
+  update_tokens.mutable_tokens()->set_refresh_token(kHuge);
+  v1::AuthIdentity identity;
+  v1::UpdateTokensRequest bad_expiry;
+  bad_expiry.set_identity_id(1);
+  bad_expiry.mutable_tokens()->mutable_expiry()->set_seconds(INT64_MAX);
+  v1::ClaimNextBriefingRequest claim;
+  claim.mutable_lease()->set_seconds(-30);
+  v1::ClaimNextBriefingResponse claimed;
+  v1::ClaimNextBriefingRequest too_long;
+  too_long.mutable_lease()->set_seconds(7 * 24 * 3600);
+  ExpectAll({
+      {"email SQL", users_->GetUserByEmail(Context().get(), by_email, &user),
+       StatusCode::INVALID_ARGUMENT, "email"},
+      {"1 MB refresh token", identities_->UpdateTokens(Context().get(), update_tokens, &identity),
+       StatusCode::INVALID_ARGUMENT, "tokens.refresh_token"},
+      {"expiry out of range", identities_->UpdateTokens(Context().get(), bad_expiry, &identity),
+       StatusCode::INVALID_ARGUMENT, "tokens.expiry"},
+      {"negative lease", briefings_->ClaimNextBriefing(Context().get(), claim, &claimed),
+       StatusCode::INVALID_ARGUMENT, "lease"},
+      {"week-long lease", briefings_->ClaimNextBriefing(Context().get(), too_long, &claimed),
+       StatusCode::INVALID_ARGUMENT, "lease"},
+  });
+}
+
 }  // namespace
 }  // namespace firstsip
