@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed.ok()) return 0;
   if (parsed->version <= 0 || parsed->description.empty()) __builtin_trap();
   // Re-parsing the canonical form gives the same answer.
-  std::string canonical = absl::StrCat(parsed->version, "_", parsed->description,
-                                       parsed->up ? ".up.sql" : ".down.sql");
+  std::string canonical =
+      absl::StrCat(parsed->version, "_", parsed->description, parsed->up ? ".up.sql" : ".down.sql");
   auto again = firstsip::migrate::ParseMigrationFileName(canonical);
   if (!again.ok() || again->version != parsed->version || again->up != parsed->up) {
     __builtin_trap();

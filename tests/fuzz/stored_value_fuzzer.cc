@@ -7,9 +7,8 @@
 #include "crypto/token_cipher.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const auto* ring = new firstsip::crypto::KeyRing(
-      *firstsip::crypto::KeyRing::FromBase64("fuzz", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-                                             ""));
+  static const auto* ring = new firstsip::crypto::KeyRing(*firstsip::crypto::KeyRing::FromBase64(
+      "fuzz", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ""));
   firstsip::crypto::TokenCipher cipher(*ring);
   std::string stored(reinterpret_cast<const char*>(data), size);
   (void)firstsip::crypto::TokenCipher::KeyIdOf(stored);
