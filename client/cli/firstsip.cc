@@ -167,6 +167,10 @@ std::vector<std::string> IdentityRow(const v1::AuthIdentity& i) {
           i.has_refresh_token() ? "yes" : "no",
           Time(i.token_expiry(), i.has_token_expiry())};
 }
+std::vector<std::string> TokensHeader() { return {"ACCESS", "REFRESH", "EXPIRY"}; }
+std::vector<std::string> TokensRow(const v1::OAuthTokens& t) {
+  return {t.access_token(), t.refresh_token(), Time(t.expiry(), t.has_expiry())};
+}
 std::vector<std::string> BriefingHeader() {
   return {"ID", "USER", "STATUS", "CREATED", "READ", "ERROR"};
 }
@@ -340,14 +344,8 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
       }};
   identities["tokens"] = {
       "ID", "print an identity's OAuth tokens in plaintext", 1, [](Client& c, const auto& a) {
-        return WithId(a, [&](int64_t id) {
-          auto(*row)(const v1::OAuthTokens&)->std::vector<std::string> =
-              [](const v1::OAuthTokens& t) {
-                return std::vector<std::string>{t.access_token(), t.refresh_token(),
-                                                Time(t.expiry(), t.has_expiry())};
-              };
-          return Show(c.GetTokens(id), {"ACCESS", "REFRESH", "EXPIRY"}, row);
-        });
+        return WithId(
+            a, [&](int64_t id) { return Show(c.GetTokens(id), TokensHeader(), &TokensRow); });
       }};
   identities["delete"] = {"ID", "unlink a provider account; its tokens are gone for good", 1,
                           [](Client& c, const auto& a) {
