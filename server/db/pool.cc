@@ -228,18 +228,22 @@ void Pool::Dispatch() {
 }
 
 void Pool::ExpireWaiting(absl::Time now) {
-  if (waiting_.empty()) return;
   bool check_cancelled = cancel_pending_.load();
+  auto leaving = [&](const Request& request) {
+    return request.call.deadline <= now ||
+           (check_cancelled && request.call.cancellation && request.call.cancellation->cancelled());
+  };
+  // This runs on every loop turn: rebuild the queue only when someone actually leaves it.
+  if (std::none_of(waiting_.begin(), waiting_.end(), leaving)) return;
   std::deque<Request> kept;
   for (Request& request : waiting_) {
-    if (request.call.deadline <= now) {
+    if (!leaving(request)) {
+      kept.push_back(std::move(request));
+    } else if (request.call.deadline <= now) {
       Complete(std::move(request),
                absl::DeadlineExceededError("deadline passed while waiting for the database"));
-    } else if (check_cancelled && request.call.cancellation &&
-               request.call.cancellation->cancelled()) {
-      Complete(std::move(request), absl::CancelledError("the caller cancelled"));
     } else {
-      kept.push_back(std::move(request));
+      Complete(std::move(request), absl::CancelledError("the caller cancelled"));
     }
   }
   waiting_.swap(kept);

@@ -88,13 +88,8 @@ void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, in
                     }
                     return std::move(done)(result.status());
                   }
-                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
-                      BriefingsFromResult(*result);
-                  if (!briefings.ok()) return std::move(done)(briefings.status());
-                  if (briefings->empty()) {
-                    return std::move(done)(absl::NotFoundError("user not found (or deleted)"));
-                  }
-                  std::move(done)(std::move(briefings->front()));
+                  std::move(done)(FirstRow(*result, &BriefingsFromResult,
+                                           absl::NotFoundError("user not found (or deleted)")));
                 });
 }
 
@@ -104,11 +99,7 @@ void BriefingStore::Get(int64_t id, const db::CallOptions& call, Done<v1::Briefi
   pool_.Execute(kGetBriefing, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
-                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
-                      BriefingsFromResult(*result);
-                  if (!briefings.ok()) return std::move(done)(briefings.status());
-                  if (briefings->empty()) return std::move(done)(BriefingNotFound(id));
-                  std::move(done)(std::move(briefings->front()));
+                  std::move(done)(FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id)));
                 });
 }
 
@@ -140,14 +131,12 @@ void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params pa
   pool_.Execute(query, std::move(params), call,
                 [id, rpc, from, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
-                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
-                      BriefingsFromResult(*result);
-                  if (!briefings.ok()) return std::move(done)(briefings.status());
-                  if (briefings->empty()) return std::move(done)(BriefingNotFound(id));
-                  v1::Briefing& briefing = briefings->front();
+                  absl::StatusOr<v1::Briefing> briefing =
+                      FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
+                  if (!briefing.ok()) return std::move(done)(briefing.status());
                   if (result->Text(0, result->Column("outcome")) != "changed") {
                     return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
-                        "briefing ", briefing.id(), " is ", logic::StatusName(briefing.status()),
+                        "briefing ", briefing->id(), " is ", logic::StatusName(briefing->status()),
                         "; ", rpc, " needs ", logic::StatusName(from))));
                   }
                   std::move(done)(std::move(briefing));

@@ -82,10 +82,7 @@ absl::Status AddEncryptedTokens(const crypto::TokenCipher& cipher, const TokenUp
 absl::StatusOr<v1::AuthIdentity> OneIdentity(absl::StatusOr<db::Result> result,
                                              absl::Status if_none) {
   if (!result.ok()) return result.status();
-  FIRSTSIP_ASSIGN_OR_RETURN(std::vector<v1::AuthIdentity> identities,
-                            IdentitiesFromResult(*result));
-  if (identities.empty()) return if_none;
-  return std::move(identities.front());
+  return FirstRow(*result, &IdentitiesFromResult, std::move(if_none));
 }
 
 }  // namespace

@@ -53,4 +53,15 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result);
 
+// The first row, mapped by `map` (one of the functions above); `if_none` when there is none.
+template <typename T>
+absl::StatusOr<T> FirstRow(const db::Result& result,
+                           absl::StatusOr<std::vector<T>> (*map)(const db::Result&),
+                           absl::Status if_none) {
+  absl::StatusOr<std::vector<T>> rows = map(result);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return if_none;
+  return std::move(rows->front());
+}
+
 }  // namespace firstsip::storage

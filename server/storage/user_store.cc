@@ -84,10 +84,7 @@ db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
   return [if_none = std::move(if_none),
           done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
     if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
-    absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
-    if (!users.ok()) return std::move(done)(users.status());
-    if (users->empty()) return std::move(done)(if_none);
-    std::move(done)(std::move(users->front()));
+    std::move(done)(FirstRow(*result, &UsersFromResult, if_none));
   };
 }
 
@@ -150,9 +147,7 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::Call
           return std::move(done)(absl::AbortedError(
               "user.etag: the user changed since this etag was issued; read it again and retry"));
         }
-        absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
-        if (!users.ok()) return std::move(done)(users.status());
-        std::move(done)(std::move(users->front()));
+        std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
       });
 }
 
@@ -173,9 +168,7 @@ void UserStore::Undelete(int64_t id, const db::CallOptions& call, Done<v1::User>
                     return std::move(done)(absl::FailedPreconditionError(
                         absl::StrCat("user ", id, " is not deleted")));
                   }
-                  absl::StatusOr<std::vector<v1::User>> users = UsersFromResult(*result);
-                  if (!users.ok()) return std::move(done)(users.status());
-                  std::move(done)(std::move(users->front()));
+                  std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
                 });
 }
 
