@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "app/library_logs.h"
 #include "app/migrate_command.h"
 #include "app/options.h"
 #include "app/rotate_keys_command.h"
@@ -283,8 +284,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
     try {
       exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen);
     } catch (const std::exception&) {
-      std::fprintf(stderr, "firstsip-server: cannot serve metrics on %s (in use?)\n",
-                   options.metrics_listen.c_str());
+      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen, " (in use?)"));
       pool.Stop();
       return 1;
     }
@@ -307,8 +307,8 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   builder.RegisterService(&briefing_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    std::fprintf(stderr, "firstsip-server: cannot listen on %s (in use, or not a local address)\n",
-                 options.listen.c_str());
+    LogError(
+        absl::StrCat("cannot listen on ", options.listen, " (in use, or not a local address)"));
     pool.Stop();
     return 1;
   }
@@ -373,6 +373,7 @@ int main(int argc, char** argv) {
   // gRPC's locks are absl::Mutex; their deadlock-cycle bookkeeping costs on every lock in the
   // hot path and finds nothing in production.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  app::RouteLibraryLogsToOurs();
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage_config;
   usage_config.contains_help_flags = [](absl::string_view path) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace firstsip::migrate {
@@ -71,7 +72,7 @@ absl::Status Migrator::WithLock(const std::function<absl::Status()>& body) {
                        "; raise --migrate-lock-timeout or find the stuck migrator in pg_locks"));
     }
     if (!announced) {
-      std::fprintf(stderr, "waiting for the migration lock held by another process\n");
+      LogInfo("waiting for the migration lock held by another process");
       announced = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -196,7 +197,7 @@ absl::Status Migrator::Apply(const Migration& migration) {
                                                      "stays at version ",
                                                      previous, ": ", outcome.message()));
   }
-  std::fprintf(stderr, "applied %s\n", migration.up_file.c_str());
+  LogInfo(absl::StrCat("applied ", migration.up_file));
   return absl::OkStatus();
 }
 
@@ -230,7 +231,7 @@ absl::Status Migrator::Revert(const Migration& migration) {
                                                      "schema stays at version ",
                                                      migration.version, ": ", outcome.message()));
   }
-  std::fprintf(stderr, "reverted %s\n", migration.down_file.c_str());
+  LogInfo(absl::StrCat("reverted ", migration.down_file));
   return absl::OkStatus();
 }
 
@@ -305,8 +306,7 @@ absl::Status Migrator::Force(int64_t version) {
     FIRSTSIP_RETURN_IF_ERROR(
         connection_.Exec("DELETE FROM schema_migrations_history WHERE version > $1", above)
             .status());
-    std::fprintf(stderr, "forced version %lld\n",
-                 static_cast<long long>(version < 0 ? 0 : version));
+    LogInfo(absl::StrCat("forced version ", version < 0 ? 0 : version));
     return absl::OkStatus();
   });
 }

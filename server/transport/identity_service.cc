@@ -5,85 +5,102 @@
 
 #include "logic/identity_rules.h"
 #include "logic/validators.h"
-#include "transport/unary_reactor.h"
+#include "transport/unary_call.h"
 
 namespace firstsip::transport {
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContext* context,
-                                                      const v1::SignInRequest* request,
-                                                      v1::SignInResponse* response) {
-  absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(*request);
-  if (!input.ok()) return FinishNow(context, input.status());
-  auto* reactor = new CallReactor(*context);
-  store_.SignIn(*input, reactor->call(),
-                [reactor, response](absl::StatusOr<storage::SignInResult> result) {
-                  if (result.ok()) {
-                    *response->mutable_user() = std::move(result->user);
-                    *response->mutable_identity() = std::move(result->identity);
-                    response->set_user_created(result->user_created);
-                    response->set_identity_created(result->identity_created);
-                  }
-                  reactor->Finish(ToGrpcStatus(result.status()));
-                });
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
-                                                           const v1::GetIdentityRequest* request,
-                                                           v1::AuthIdentity* response) {
-  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
-    store_.Get(request->id(), reactor.call(), FinishInto(&reactor, response));
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::SignInRequest, v1::SignInResponse>(context, request, response, [&](auto& call) {
+    absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(call.request());
+    if (!input.ok()) return call.Finish(input.status());
+    store_.SignIn(*input, call.options(), [&call](absl::StatusOr<storage::SignInResult> result) {
+      if (result.ok()) {
+        v1::SignInResponse& signed_in = call.response();
+        *signed_in.mutable_user() = std::move(result->user);
+        *signed_in.mutable_identity() = std::move(result->identity);
+        signed_in.set_user_created(result->user_created);
+        signed_in.set_identity_created(result->identity_created);
+      }
+      call.Finish(result.status());
+    });
   });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(
-    grpc::CallbackServerContext* context, const v1::ListIdentitiesRequest* request,
-    v1::ListIdentitiesResponse* response) {
-  return StartCall(
-      context, logic::ValidateId(request->user_id(), "user_id"), [&](CallReactor& reactor) {
-        store_.ListForUser(
-            request->user_id(), reactor.call(),
-            [reactor = &reactor, response](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
-              if (result.ok()) {
-                for (v1::AuthIdentity& identity : *result) {
-                  *response->add_identities() = std::move(identity);
-                }
-              }
-              reactor->Finish(ToGrpcStatus(result.status()));
-            });
+grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return Serve<v1::GetIdentityRequest, v1::AuthIdentity>(
+      context, request, response, [&](auto& call) {
+        const int64_t id = call.request().id();
+        if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) {
+          return call.Finish(valid);
+        }
+        store_.Get(id, call.options(), call.FinishWithValue());
+      });
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return Serve<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>(
+      context, request, response, [&](auto& call) {
+        const int64_t user_id = call.request().user_id();
+        if (absl::Status valid = logic::ValidateId(user_id, "user_id"); !valid.ok()) {
+          return call.Finish(valid);
+        }
+        store_.ListForUser(user_id, call.options(),
+                           [&call](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
+                             if (result.ok()) {
+                               for (v1::AuthIdentity& identity : *result) {
+                                 *call.response().add_identities() = std::move(identity);
+                               }
+                             }
+                             call.Finish(result.status());
+                           });
       });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServerContext* context,
-                                                            const v1::UpdateTokensRequest* request,
-                                                            v1::AuthIdentity* response) {
-  if (absl::Status id = logic::ValidateId(request->identity_id(), "identity_id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  absl::StatusOr<logic::TokenUpdate> update =
-      logic::PrepareTokenUpdate(request->tokens(), "tokens");
-  if (!update.ok()) return FinishNow(context, update.status());
-  auto* reactor = new CallReactor(*context);
-  store_.UpdateTokens(request->identity_id(), *update, reactor->call(),
-                      FinishInto(reactor, response));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
-                                                         const v1::GetTokensRequest* request,
-                                                         v1::OAuthTokens* response) {
-  return StartCall(
-      context, logic::ValidateId(request->identity_id(), "identity_id"), [&](CallReactor& reactor) {
-        store_.GetTokens(request->identity_id(), reactor.call(), FinishInto(&reactor, response));
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  return Serve<v1::UpdateTokensRequest, v1::AuthIdentity>(
+      context, request, response, [&](auto& call) {
+        const v1::UpdateTokensRequest& update = call.request();
+        if (absl::Status id = logic::ValidateId(update.identity_id(), "identity_id"); !id.ok()) {
+          return call.Finish(id);
+        }
+        absl::StatusOr<logic::TokenUpdate> tokens =
+            logic::PrepareTokenUpdate(update.tokens(), "tokens");
+        if (!tokens.ok()) return call.Finish(tokens.status());
+        store_.UpdateTokens(update.identity_id(), *tokens, call.options(), call.FinishWithValue());
       });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(
-    grpc::CallbackServerContext* context, const v1::DeleteIdentityRequest* request,
-    google::protobuf::Empty*) {
-  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
-    store_.Delete(request->id(), reactor.call(), FinishEmpty(&reactor));
+grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return Serve<v1::GetTokensRequest, v1::OAuthTokens>(context, request, response, [&](auto& call) {
+    const int64_t id = call.request().identity_id();
+    if (absl::Status valid = logic::ValidateId(id, "identity_id"); !valid.ok()) {
+      return call.Finish(valid);
+    }
+    store_.GetTokens(id, call.options(), call.FinishWithValue());
   });
+}
+
+grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return Serve<v1::DeleteIdentityRequest, google::protobuf::Empty>(
+      context, request, response, [&](auto& call) {
+        const int64_t id = call.request().id();
+        if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) {
+          return call.Finish(valid);
+        }
+        store_.Delete(id, call.options(), call.FinishWithStatus());
+      });
 }
 
 }  // namespace firstsip::transport

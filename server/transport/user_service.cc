@@ -8,7 +8,7 @@
 #include "logic/page_token.h"
 #include "logic/user_rules.h"
 #include "logic/validators.h"
-#include "transport/unary_reactor.h"
+#include "transport/unary_call.h"
 
 namespace firstsip::transport {
 namespace {
@@ -24,99 +24,109 @@ std::string ListFilter(const v1::ListUsersRequest& request) {
 }  // namespace
 
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
-                                                      const v1::CreateUserRequest* request,
-                                                      v1::User* response) {
-  absl::StatusOr<logic::NewUser> user = logic::PrepareNewUser(request->user());
-  if (!user.ok()) return FinishNow(context, user.status());
-  auto* reactor = new CallReactor(*context);
-  store_.Create(*user, reactor->call(), FinishInto(reactor, response));
-  return reactor;
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::CreateUserRequest, v1::User>(context, request, response, [&](auto& call) {
+    absl::StatusOr<logic::NewUser> user = logic::PrepareNewUser(call.request().user());
+    if (!user.ok()) return call.Finish(user.status());
+    store_.Create(*user, call.options(), call.FinishWithValue());
+  });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
-                                                   const v1::GetUserRequest* request,
-                                                   v1::User* response) {
-  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
-    store_.Get(request->id(), request->show_deleted(), reactor.call(),
-               FinishInto(&reactor, response));
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return Serve<v1::GetUserRequest, v1::User>(context, request, response, [&](auto& call) {
+    const v1::GetUserRequest& get = call.request();
+    if (absl::Status id = logic::ValidateId(get.id(), "id"); !id.ok()) return call.Finish(id);
+    store_.Get(get.id(), get.show_deleted(), call.options(), call.FinishWithValue());
   });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerContext* context,
-                                                          const v1::GetUserByEmailRequest* request,
-                                                          v1::User* response) {
-  if (absl::Status email = logic::ValidateEmail(request->email(), "email"); !email.ok()) {
-    return FinishNow(context, email);
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.GetByEmail(request->email(), reactor->call(), FinishInto(reactor, response));
-  return reactor;
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* response) {
+  return Serve<v1::GetUserByEmailRequest, v1::User>(context, request, response, [&](auto& call) {
+    const std::string& email = call.request().email();
+    if (absl::Status valid = logic::ValidateEmail(email, "email"); !valid.ok()) {
+      return call.Finish(valid);
+    }
+    store_.GetByEmail(email, call.options(), call.FinishWithValue());
+  });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
-                                                     const v1::ListUsersRequest* request,
-                                                     v1::ListUsersResponse* response) {
-  absl::StatusOr<int> page_size = logic::NormalizePageSize(request->page_size());
-  if (!page_size.ok()) return FinishNow(context, page_size.status());
-  storage::UserListQuery query;
-  query.limit = *page_size + 1;  // one more than asked tells whether another page follows
-  query.show_deleted = request->show_deleted();
-  if (request->role() != v1::ROLE_UNSPECIFIED) {
-    absl::StatusOr<std::string> role = logic::RoleToStored(request->role(), "role");
-    if (!role.ok()) return FinishNow(context, role.status());
-    query.role = *role;
-  }
-  std::string filter = ListFilter(*request);
-  if (!request->page_token().empty()) {
-    absl::StatusOr<int64_t> after =
-        logic::DecodePageToken(request->page_token(), kUsersCollection, filter);
-    if (!after.ok()) return FinishNow(context, after.status());
-    query.after_id = *after;
-  }
-  auto* reactor = new CallReactor(*context);
-  store_.List(query, reactor->call(),
-              [reactor, response, limit = *page_size,
-               filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
-                if (!users.ok()) return reactor->Finish(ToGrpcStatus(users.status()));
-                bool more = static_cast<int>(users->size()) > limit;
-                if (more) users->resize(limit);
-                for (v1::User& user : *users) *response->add_users() = std::move(user);
-                if (more) {
-                  response->set_next_page_token(logic::EncodePageToken(
-                      kUsersCollection, filter, response->users(limit - 1).id()));
-                }
-                reactor->Finish(grpc::Status::OK);
-              });
-  return reactor;
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return Serve<v1::ListUsersRequest, v1::ListUsersResponse>(
+      context, request, response, [&](auto& call) {
+        const v1::ListUsersRequest& list = call.request();
+        absl::StatusOr<int> page_size = logic::NormalizePageSize(list.page_size());
+        if (!page_size.ok()) return call.Finish(page_size.status());
+        storage::UserListQuery query;
+        query.limit = *page_size + 1;  // one more than asked tells whether another page follows
+        query.show_deleted = list.show_deleted();
+        if (list.role() != v1::ROLE_UNSPECIFIED) {
+          absl::StatusOr<std::string> role = logic::RoleToStored(list.role(), "role");
+          if (!role.ok()) return call.Finish(role.status());
+          query.role = *role;
+        }
+        std::string filter = ListFilter(list);
+        if (!list.page_token().empty()) {
+          absl::StatusOr<int64_t> after =
+              logic::DecodePageToken(list.page_token(), kUsersCollection, filter);
+          if (!after.ok()) return call.Finish(after.status());
+          query.after_id = *after;
+        }
+        store_.List(query, call.options(),
+                    [&call, limit = *page_size,
+                     filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
+                      if (!users.ok()) return call.Finish(users.status());
+                      v1::ListUsersResponse& page = call.response();
+                      bool more = static_cast<int>(users->size()) > limit;
+                      if (more) users->resize(limit);
+                      for (v1::User& user : *users) *page.add_users() = std::move(user);
+                      if (more) {
+                        page.set_next_page_token(logic::EncodePageToken(
+                            kUsersCollection, filter, page.users(limit - 1).id()));
+                      }
+                      call.Finish(absl::OkStatus());
+                    });
+      });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
-                                                      const v1::UpdateUserRequest* request,
-                                                      v1::User* response) {
-  if (absl::Status id = logic::ValidateId(request->user().id(), "user.id"); !id.ok()) {
-    return FinishNow(context, id);
-  }
-  absl::StatusOr<logic::UserPatch> patch =
-      logic::PrepareUserPatch(request->user(), request->update_mask());
-  if (!patch.ok()) return FinishNow(context, patch.status());
-  auto* reactor = new CallReactor(*context);
-  store_.Update(request->user().id(), *patch, reactor->call(), FinishInto(reactor, response));
-  return reactor;
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::UpdateUserRequest, v1::User>(context, request, response, [&](auto& call) {
+    const v1::UpdateUserRequest& update = call.request();
+    if (absl::Status id = logic::ValidateId(update.user().id(), "user.id"); !id.ok()) {
+      return call.Finish(id);
+    }
+    absl::StatusOr<logic::UserPatch> patch =
+        logic::PrepareUserPatch(update.user(), update.update_mask());
+    if (!patch.ok()) return call.Finish(patch.status());
+    store_.Update(update.user().id(), *patch, call.options(), call.FinishWithValue());
+  });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
-                                                      const v1::DeleteUserRequest* request,
-                                                      v1::User* response) {
-  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
-    store_.Delete(request->id(), reactor.call(), FinishInto(&reactor, response));
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::DeleteUserRequest, v1::User>(context, request, response, [&](auto& call) {
+    const int64_t id = call.request().id();
+    if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) return call.Finish(valid);
+    store_.Delete(id, call.options(), call.FinishWithValue());
   });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::UndeleteUser(grpc::CallbackServerContext* context,
-                                                        const v1::UndeleteUserRequest* request,
-                                                        v1::User* response) {
-  return StartCall(context, logic::ValidateId(request->id(), "id"), [&](CallReactor& reactor) {
-    store_.Undelete(request->id(), reactor.call(), FinishInto(&reactor, response));
+                                                        const grpc::ByteBuffer* request,
+                                                        grpc::ByteBuffer* response) {
+  return Serve<v1::UndeleteUserRequest, v1::User>(context, request, response, [&](auto& call) {
+    const int64_t id = call.request().id();
+    if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) return call.Finish(valid);
+    store_.Undelete(id, call.options(), call.FinishWithValue());
   });
 }
 

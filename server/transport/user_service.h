@@ -1,37 +1,48 @@
-// UserService over gRPC's callback API: each handler validates with the logic rules, starts
-// the storage call and returns its reactor at once; the reactor finishes when the database
-// answers, on the pool's thread. No gRPC thread waits on PostgreSQL.
+// UserService: each method parses its request (unary_call.h), validates it with the logic
+// rules and starts the storage call; the call finishes when the database answers.
 #pragma once
 
 #include "firstsip/v1/user.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "storage/user_store.h"
 
 namespace firstsip::transport {
 
-class UserServiceImpl final : public v1::UserService::CallbackService {
+// Every method registered raw, so that Serve() parses the requests (see unary_call.h).
+using RawUserService = v1::UserService::WithRawCallbackMethod_CreateUser<
+    v1::UserService::WithRawCallbackMethod_GetUser<
+        v1::UserService::WithRawCallbackMethod_GetUserByEmail<
+            v1::UserService::WithRawCallbackMethod_ListUsers<
+                v1::UserService::WithRawCallbackMethod_UpdateUser<
+                    v1::UserService::WithRawCallbackMethod_DeleteUser<
+                        v1::UserService::WithRawCallbackMethod_UndeleteUser<
+                            v1::UserService::Service>>>>>>>;
+
+class UserServiceImpl final : public RawUserService {
  public:
   explicit UserServiceImpl(storage::UserStore& store) : store_(store) {}
 
   grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
-                                       const v1::CreateUserRequest* request,
-                                       v1::User* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
-                                    const v1::GetUserRequest* request, v1::User* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetUserByEmail(grpc::CallbackServerContext* context,
-                                           const v1::GetUserByEmailRequest* request,
-                                           v1::User* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
-                                      const v1::ListUsersRequest* request,
-                                      v1::ListUsersResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
-                                       const v1::UpdateUserRequest* request,
-                                       v1::User* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
-                                       const v1::DeleteUserRequest* request,
-                                       v1::User* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UndeleteUser(grpc::CallbackServerContext* context,
-                                         const v1::UndeleteUserRequest* request,
-                                         v1::User* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
   storage::UserStore& store_;
