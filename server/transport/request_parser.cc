@@ -41,11 +41,21 @@ bool ParserChecksUtf8(const FieldDescriptor& field) {
          field.file()->syntax() == FileDescriptor::SYNTAX_PROTO3;
 }
 
+// Tags and lengths as protobuf's parser reads them: a varint of at most five bytes. (The
+// stream's own readers accept ten and drop the high bits, which would pass what protobuf
+// refuses.)
+bool ReadShortVarint(CodedInputStream& input, uint64_t* value) {
+  const int start = input.CurrentPosition();
+  return input.ReadVarint64(value) && input.CurrentPosition() - start <= 5;
+}
+
 absl::Status Walk(CodedInputStream& input, const Descriptor& type, const std::string& path,
                   int depth) {
   while (input.BytesUntilLimit() > 0) {
-    const uint32_t tag = input.ReadTag();
-    if (tag == 0) return Malformed(path);  // unreadable, or field number 0
+    uint64_t wide_tag = 0;
+    if (!ReadShortVarint(input, &wide_tag)) return Malformed(path);
+    const auto tag = static_cast<uint32_t>(wide_tag);  // the fifth byte's excess bits dropped
+    if (WireFormatLite::GetTagFieldNumber(tag) == 0) return Malformed(path);
     const FieldDescriptor* field = type.FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
     const bool delimited =
         WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
@@ -59,9 +69,9 @@ absl::Status Walk(CodedInputStream& input, const Descriptor& type, const std::st
       continue;
     }
     const std::string here = PathTo(path, type, *field);
-    uint32_t length = 0;
-    if (!input.ReadVarint32(&length) ||
-        static_cast<int64_t>(length) > static_cast<int64_t>(input.BytesUntilLimit())) {
+    uint64_t length = 0;
+    if (!ReadShortVarint(input, &length) ||
+        length > static_cast<uint64_t>(input.BytesUntilLimit())) {
       return Malformed(here);
     }
     if (field->type() == FieldDescriptor::TYPE_STRING) {

@@ -81,6 +81,11 @@ std::vector<Case> MalformedCases() {
        "user: is not a well-formed protobuf message"},
       {"field number zero", std::string("\x00\x01", 2), get.GetDescriptor(),
        "request: is not a well-formed protobuf message"},
+      // Protobuf reads tags and lengths as varints of at most five bytes.
+      {"six-byte tag", std::string("\x80\x80\x80\x80\x80\x08", 6), get.GetDescriptor(),
+       "request: is not a well-formed protobuf message"},
+      {"seven-byte length", std::string("\x12\x80\x80\x80\x80\x80\x80\x12", 8),
+       sign_in.GetDescriptor(), "provider_user_id: is not a well-formed protobuf message"},
       {"stray end-group", std::string("\x7c", 1), get.GetDescriptor(),
        "request: is not a well-formed protobuf message"},
   };
