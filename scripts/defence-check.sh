@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Proves that each defence of docs/SECURITY.md is guarded by a test: for every entry below it
+# takes the defence out of the source (one substitution), rebuilds, runs the tests that should
+# notice, and expects them to FAIL. A defence whose removal the tests do not notice is reported
+# as SURVIVED and the script exits 1. The source is restored after each entry and on exit, and
+# the build directories are rebuilt from it at the end.
+#
+# Needs the builds scripts/test.sh makes (build, build-asan, build-tsan, build-fuzz). Slow: about
+# a minute per entry on two cores, so it is not part of CI; run it when a defence changes.
+#
+#   scripts/defence-check.sh            every entry
+#   scripts/defence-check.sh tls        only entries whose name contains "tls"
+#   DRY_RUN=1 scripts/defence-check.sh  only check that every substitution still applies
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+filter=${1:-}
+log_dir=$(mktemp -d /tmp/firstsip-defence.XXXXXX)
+touched=()
+current=""
+restore() {
+  if [ -n "$current" ]; then git checkout -- "$current"; current=""; fi
+}
+rebuild_all() {
+  for dir in "${touched[@]}"; do build_dir "$dir" >/dev/null 2>&1 || true; done
+}
+# The TSan build holds only the engine's tests (see scripts/test.sh).
+build_dir() {
+  if [ "$1" = build-tsan ]; then
+    cmake --build "$1" -j"$(nproc)" --target pg_tests
+  else
+    cmake --build "$1" -j"$(nproc)"
+  fi
+}
+trap 'restore; rebuild_all' EXIT
+
+caught=0
+survived=0
+# mutant NAME FILE PERL_SUBSTITUTION BUILD_DIR CTEST_REGEX
+#   BUILD_DIR "fuzz" runs the libFuzzer targets (tests/fuzz/run.sh) instead of ctest.
+mutant() {
+  local name=$1 file=$2 substitution=$3 build=$4 tests=$5
+  if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then return; fi
+  if ! git diff --quiet -- "$file"; then
+    echo "$file has local changes; commit or stash them first" >&2
+    exit 2
+  fi
+  current=$file
+  perl -0pi -e "$substitution" "$file"
+  if git diff --quiet -- "$file"; then
+    echo "NOT APPLIED  $name: the substitution no longer matches $file" >&2
+    exit 2
+  fi
+  local log=$log_dir/$name.log outcome
+  if [ -n "${DRY_RUN:-}" ]; then
+    echo "applies   $name"
+    restore
+    return
+  fi
+  if [ "$build" = fuzz ]; then
+    if tests/fuzz/run.sh 15 >"$log" 2>&1; then outcome=passed; else outcome=failed; fi
+  else
+    [[ " ${touched[*]} " == *" $build "* ]] || touched+=("$build")
+    if ! build_dir "$build" >"$log" 2>&1; then
+      outcome="failed to build"
+    elif ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$build" -j"$(nproc)" -R "$tests" \
+        --timeout 300 >>"$log" 2>&1; then
+      outcome=passed
+    else
+      outcome=failed
+    fi
+  fi
+  if [ "$outcome" = passed ]; then
+    survived=$((survived + 1))
+    printf 'SURVIVED  %-28s %s (log: %s)\n' "$name" "tests still pass" "$log"
+  else
+    caught=$((caught + 1))
+    local which
+    which=$(grep -oE '^\s+[0-9]+ - [^ ]+' "$log" | awk '{print $3}' | paste -sd' ' || true)
+    [ -n "$which" ] || which=$(grep -oE 'fuzz [a-z_]+: FAILED' "$log" | paste -sd' ' || true)
+    printf 'caught    %-28s %s\n' "$name" "${which:-$outcome}"
+  fi
+  restore
+}
+
+# Faults
+mutant faults-fail-fast server/db/pool.cc \
+  's/unreachable_ = true;\n\s*FailAllWaiting\(ConnectionLost\("cannot connect to the database"\)\);//' \
+  build 'DatabaseRestartTest|AnUnreachableDatabaseFailsFast'
+mutant faults-health server/transport/health_monitor.cc \
+  's/(void HealthMonitor::Report\(bool serving\) \{)/$1\n  serving = true;/' \
+  build 'DatabaseRestartTest|HealthTurnsNotServing'
+mutant faults-dirty-flag server/migrate/migrator.cc \
+  's/SetVersion\(migration.version, \/\*dirty=\*\/true\)/SetVersion(migration.version, false)/' \
+  build 'AServerKilledInsideAMigration|AnInterruptedMigration'
+mutant faults-migration-lock server/migrate/migrator.cc \
+  's/if \(locked\) break;/break;/' \
+  build 'ThreeServersStartingTogether|ReplicasMigratingAtOnce'
+mutant faults-caller-cancel server/transport/unary_call.h \
+  's/void OnCancel\(\) override \{ options_.cancellation->Cancel\(\); \}/void OnCancel() override {}/' \
+  build 'ACallerCancellationCancels'
+
+# Hostile input
+mutant input-nul-bytes server/logic/validators.cc \
+  's/if \(value\[i\] == .\\0.\) return Invalid\(field, "must not contain NUL bytes"\);//' \
+  build 'HostileInput|ValidateText'
+mutant input-time-zone server/logic/validators.cc \
+  's/!plain \|\| !absl::LoadTimeZone\(std::string\(name\), &zone\)/!plain/' \
+  build 'HostileInput'
+mutant input-clock-time server/logic/validators.cc 's/hours < 24 &&/hours <= 24 \&\&/' \
+  build 'HostileInput'
+mutant input-ids server/logic/validators.cc 's/if \(id <= 0\)/if (id == 0)/' \
+  build 'HostileInput'
+mutant input-page-token server/logic/page_token.cc \
+  's/if \(raw.substr\(1 \+ kKeyBytes\) != Digest\(collection, filter, key\)\) return invalid\(\);//' \
+  build 'HostileInput|PageToken'
+mutant input-content-depth server/logic/briefing_rules.cc \
+  's/if \(depth > kMaxContentDepth\)/if (false)/' build 'HostileInput|Content'
+mutant input-wire-utf8 server/transport/request_parser.cc \
+  's/if \(ParserChecksUtf8\(\*field\) &&/if (false \&\&/' build 'HostileInput|RequestParser'
+mutant input-wire-depth server/transport/request_parser.cc \
+  's/if \(depth \+ 1 > CodedInputStream::GetDefaultRecursionLimit\(\)\)/if (false)/' \
+  build 'HostileInput|RequestParser'
+mutant input-wire-varints server/transport/request_parser.cc \
+  's/input.CurrentPosition\(\) - start <= 5/input.CurrentPosition() - start <= 10/' \
+  build 'RequestParser'
+mutant input-gRPC-parse-status server/transport/unary_call.h \
+  's/call->Finish\(parsed\);/call->Finish(absl::UnimplementedError(""));/' build 'HostileInput'
+
+# Fuzzing: the page-token fuzzer alone must notice an unbound token.
+mutant fuzz-page-token server/logic/page_token.cc \
+  's/if \(raw.substr\(1 \+ kKeyBytes\) != Digest\(collection, filter, key\)\) return invalid\(\);//' \
+  fuzz ''
+
+# Sanitizers: bugs the ordinary build cannot see.
+mutant asan-leaked-call server/transport/unary_call.h \
+  's/void OnDone\(\) override \{ delete this; \}/void OnDone() override {}/' \
+  build-asan '^e2e\.UserServiceTest'
+mutant tsan-unlocked-queue server/db/pool.cc \
+  's/std::lock_guard<std::mutex> lock\(submit_mutex_\);\n(\s*)batch.swap\(submitted_\);/batch.swap(submitted_);/' \
+  build-tsan '^pg\.PoolTest'
+
+# Transport security
+mutant tls-client-certificates server/main.cc \
+  's/GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY/GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE/' \
+  build 'TlsTest'
+mutant tls-loopback-only server/app/options.cc \
+  's/!options.insecure_listen && !IsLoopbackListen\(options.listen\)/false/' build 'TlsTest'
+mutant tls-plaintext-refused server/main.cc \
+  's/if \(options.tls_cert.empty\(\)\) return grpc::InsecureServerCredentials\(\);/return grpc::InsecureServerCredentials();/' \
+  build 'TlsTest'
+
+# Tokens at rest
+mutant tokens-encrypted server/storage/identity_store.cc \
+  's/cipher.Encrypt\(\*\*value, TokenContext\(column, provider, provider_user_id\)\)/absl::StatusOr<std::string>(**value)/' \
+  build 'TheRawTableHolds'
+mutant tokens-bound-to-row server/crypto/token_cipher.cc \
+  's/std::string aad = AssociatedData\(context\);/std::string aad;/g' \
+  build 'TokenCipher|CiphertextMoved'
+
+echo "defences: $caught caught, $survived survived (logs in $log_dir)"
+[ "$survived" -eq 0 ]
