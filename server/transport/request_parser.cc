@@ -49,53 +49,84 @@ bool ReadShortVarint(CodedInputStream& input, uint64_t* value) {
   return input.ReadVarint64(value) && input.CurrentPosition() - start <= 5;
 }
 
-absl::Status Walk(CodedInputStream& input, const Descriptor& type, const std::string& path,
-                  int depth) {
+absl::Status TooDeep(const std::string& path) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path.empty() ? kWholeRequest : path, ": nested deeper than ",
+                   CodedInputStream::GetDefaultRecursionLimit(), " message levels"));
+}
+
+// Walks the fields of one message of `type` up to the current limit or, inside a group (which
+// `type` null stands for, as protobuf parses groups only as unknown fields), up to the group's
+// end tag. Fields are read the way protobuf's parser reads them, known or not: a field whose
+// wire type does not match its declaration is an unknown field to protobuf, and so here.
+absl::Status Walk(CodedInputStream& input, const Descriptor* type, const std::string& path,
+                  int depth, int group_number = 0) {
   while (input.BytesUntilLimit() > 0) {
     uint64_t wide_tag = 0;
     if (!ReadShortVarint(input, &wide_tag)) return Malformed(path);
     const auto tag = static_cast<uint32_t>(wide_tag);  // the fifth byte's excess bits dropped
-    if (WireFormatLite::GetTagFieldNumber(tag) == 0) return Malformed(path);
-    const FieldDescriptor* field = type.FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
-    const bool delimited =
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-    if (field == nullptr || !delimited ||
-        (field->type() != FieldDescriptor::TYPE_STRING &&
-         field->type() != FieldDescriptor::TYPE_MESSAGE)) {
-      if (WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_END_GROUP ||
-          !WireFormatLite::SkipField(&input, tag)) {
-        return Malformed(field == nullptr ? path : PathTo(path, type, *field));
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    if (number == 0) return Malformed(path);
+    const FieldDescriptor* field = type == nullptr ? nullptr : type->FindFieldByNumber(number);
+    const std::string here = field == nullptr ? path : PathTo(path, *type, *field);
+    switch (WireFormatLite::GetTagWireType(tag)) {
+      case WireFormatLite::WIRETYPE_VARINT: {
+        uint64_t value = 0;
+        if (!input.ReadVarint64(&value)) return Malformed(here);
+        break;
       }
-      continue;
-    }
-    const std::string here = PathTo(path, type, *field);
-    uint64_t length = 0;
-    if (!ReadShortVarint(input, &length) ||
-        length > static_cast<uint64_t>(input.BytesUntilLimit())) {
-      return Malformed(here);
-    }
-    if (field->type() == FieldDescriptor::TYPE_STRING) {
-      std::string value;
-      if (!input.ReadString(&value, static_cast<int>(length))) return Malformed(here);
-      // The very check protobuf's parser applies, so the two never disagree.
-      if (ParserChecksUtf8(*field) && !google::protobuf::internal::IsStructurallyValidUTF8(
-                                          value.data(), static_cast<int>(value.size()))) {
-        return absl::InvalidArgumentError(absl::StrCat(here, ": is not valid UTF-8"));
+      case WireFormatLite::WIRETYPE_FIXED64: {
+        uint64_t value = 0;
+        if (!input.ReadLittleEndian64(&value)) return Malformed(here);
+        break;
       }
-      continue;
+      case WireFormatLite::WIRETYPE_FIXED32: {
+        uint32_t value = 0;
+        if (!input.ReadLittleEndian32(&value)) return Malformed(here);
+        break;
+      }
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
+        uint64_t length = 0;
+        if (!ReadShortVarint(input, &length) ||
+            length > static_cast<uint64_t>(input.BytesUntilLimit())) {
+          return Malformed(here);
+        }
+        const int size = static_cast<int>(length);
+        if (field != nullptr && field->type() == FieldDescriptor::TYPE_MESSAGE) {
+          if (depth + 1 > CodedInputStream::GetDefaultRecursionLimit()) return TooDeep(here);
+          const CodedInputStream::Limit outer = input.PushLimit(size);
+          if (absl::Status inner = Walk(input, field->message_type(), here, depth + 1);
+              !inner.ok()) {
+            return inner;
+          }
+          input.PopLimit(outer);
+        } else if (field != nullptr && ParserChecksUtf8(*field)) {
+          std::string value;
+          if (!input.ReadString(&value, size)) return Malformed(here);
+          // The very check protobuf's parser applies, so the two never disagree.
+          if (!google::protobuf::internal::IsStructurallyValidUTF8(value.data(), size)) {
+            return absl::InvalidArgumentError(absl::StrCat(here, ": is not valid UTF-8"));
+          }
+        } else if (!input.Skip(size)) {
+          return Malformed(here);
+        }
+        break;
+      }
+      case WireFormatLite::WIRETYPE_START_GROUP:
+        if (depth + 1 > CodedInputStream::GetDefaultRecursionLimit()) return TooDeep(here);
+        if (absl::Status inner = Walk(input, nullptr, here, depth + 1, number); !inner.ok()) {
+          return inner;
+        }
+        break;
+      case WireFormatLite::WIRETYPE_END_GROUP:
+        if (number == group_number) return absl::OkStatus();
+        return Malformed(path);
+      default:  // wire types 6 and 7 do not exist
+        return Malformed(here);
     }
-    if (depth + 1 > CodedInputStream::GetDefaultRecursionLimit()) {
-      return absl::InvalidArgumentError(absl::StrCat(here, ": nested deeper than ",
-                                                     CodedInputStream::GetDefaultRecursionLimit(),
-                                                     " message levels"));
-    }
-    const CodedInputStream::Limit outer = input.PushLimit(static_cast<int>(length));
-    if (absl::Status inner = Walk(input, *field->message_type(), here, depth + 1); !inner.ok()) {
-      return inner;
-    }
-    input.PopLimit(outer);
   }
-  return absl::OkStatus();
+  // A group must end with its end tag before its message does.
+  return group_number == 0 ? absl::OkStatus() : Malformed(path);
 }
 
 std::string Flatten(const grpc::ByteBuffer& wire) {
@@ -130,7 +161,7 @@ absl::Status ExplainMalformed(absl::string_view bytes, const Descriptor& type) {
   CodedInputStream input(reinterpret_cast<const uint8_t*>(bytes.data()),
                          static_cast<int>(bytes.size()));
   input.PushLimit(static_cast<int>(bytes.size()));
-  return Walk(input, type, "", 0);
+  return Walk(input, &type, "", 0);
 }
 
 }  // namespace firstsip::transport

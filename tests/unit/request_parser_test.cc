@@ -82,10 +82,18 @@ std::vector<Case> MalformedCases() {
       {"field number zero", std::string("\x00\x01", 2), get.GetDescriptor(),
        "request: is not a well-formed protobuf message"},
       // Protobuf reads tags and lengths as varints of at most five bytes.
-      {"six-byte tag", std::string("\x80\x80\x80\x80\x80\x08", 6), get.GetDescriptor(),
+      // (Padded with continuation bytes, their values would be fine: tag 8, length 2.)
+      {"six-byte tag", std::string("\x88\x80\x80\x80\x80\x00\x07", 7), get.GetDescriptor(),
        "request: is not a well-formed protobuf message"},
-      {"seven-byte length", std::string("\x12\x80\x80\x80\x80\x80\x80\x12", 8),
+      {"six-byte length",
+       std::string("\x12\x82\x80\x80\x80\x80\x00"
+                   "ab",
+                   9),
        sign_in.GetDescriptor(), "provider_user_id: is not a well-formed protobuf message"},
+      {"unknown field with a six-byte length", std::string("\x1a\x80\x80\x80\x80\x80\x00", 7),
+       get.GetDescriptor(), "request: is not a well-formed protobuf message"},
+      {"group never closed", std::string("\x1b\x08\x01", 3), get.GetDescriptor(),
+       "request: is not a well-formed protobuf message"},
       {"stray end-group", std::string("\x7c", 1), get.GetDescriptor(),
        "request: is not a well-formed protobuf message"},
   };
@@ -114,7 +122,9 @@ TEST(RequestParserTest, ParsesWellFormedRequestsIncludingUnknownFieldsAndSlicedB
   update.mutable_user()->set_id(42);
   update.mutable_user()->set_name("Zoë");
   update.mutable_update_mask()->add_paths("name");
-  const std::string bytes = update.SerializeAsString() + std::string("\xf8\x07\x01", 3);
+  // Unknown fields, a group among them, are kept as protobuf keeps them.
+  const std::string bytes =
+      update.SerializeAsString() + std::string("\xf8\x07\x01\x1b\x08\x01\x1c", 7);
   EXPECT_TRUE(ExplainMalformed(bytes, *update.GetDescriptor()).ok());
 
   // gRPC hands over messages in several slices; split the bytes to prove they are joined.
