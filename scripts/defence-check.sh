@@ -119,7 +119,7 @@ mutant input-page-token server/logic/page_token.cc \
 mutant input-content-depth server/logic/briefing_rules.cc \
   's/if \(depth > kMaxContentDepth\)/if (false)/' build 'HostileInput|Content'
 mutant input-wire-utf8 server/transport/request_parser.cc \
-  's/if \(ParserChecksUtf8\(\*field\) &&/if (false \&\& ParserChecksUtf8(*field) \&\&/' \
+  's/if \(!google::protobuf::internal::IsStructurallyValidUTF8/if (false \&\& !google::protobuf::internal::IsStructurallyValidUTF8/' \
   build 'HostileInput|RequestParser'
 mutant input-wire-depth server/transport/request_parser.cc \
   's/if \(depth \+ 1 > CodedInputStream::GetDefaultRecursionLimit\(\)\)/if (false)/' \
