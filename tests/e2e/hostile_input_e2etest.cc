@@ -344,6 +344,51 @@ TEST_F(HostileInputTest, OtherFieldsOfTheRemainingRpcsRefuseHostileValues) {
   });
 }
 
+TEST_F(HostileInputTest, SqlMetacharactersInFreeTextFieldsArriveIntactAndHarmless) {
+  // Fields that take free text accept the string and store it verbatim: parameters, not SQL.
+  const std::string sql = kSql + " \\'\" $1 ;";
+  v1::SignInRequest sign_in;
+  sign_in.set_provider("google");
+  sign_in.set_provider_user_id(sql);
+  sign_in.set_email("sql@example.com");
+  sign_in.set_name(sql);
+  sign_in.mutable_tokens()->set_access_token(sql);
+  sign_in.mutable_tokens()->set_refresh_token(sql);
+  v1::SignInResponse signed_in;
+  ASSERT_TRUE(identities_->SignIn(Context().get(), sign_in, &signed_in).ok());
+  EXPECT_EQ(signed_in.identity().provider_user_id(), sql);
+  EXPECT_EQ(signed_in.user().name(), sql);
+  v1::GetTokensRequest get_tokens;
+  get_tokens.set_identity_id(signed_in.identity().id());
+  v1::OAuthTokens tokens;
+  ASSERT_TRUE(identities_->GetTokens(Context().get(), get_tokens, &tokens).ok());
+  EXPECT_EQ(tokens.access_token(), sql);
+  EXPECT_EQ(tokens.refresh_token(), sql);
+
+  v1::CreateBriefingRequest create;
+  create.set_user_id(user_.id());
+  create.set_request_id(sql);
+  v1::Briefing first;
+  v1::Briefing again;
+  ASSERT_TRUE(briefings_->CreateBriefing(Context().get(), create, &first).ok());
+  ASSERT_TRUE(briefings_->CreateBriefing(Context().get(), create, &again).ok());
+  EXPECT_EQ(again.id(), first.id());  // the same request id, found again verbatim
+  v1::StartBriefingRequest start;
+  start.set_id(first.id());
+  v1::Briefing running;
+  ASSERT_TRUE(briefings_->StartBriefing(Context().get(), start, &running).ok());
+  v1::FailBriefingRequest fail;
+  fail.set_id(first.id());
+  fail.set_error_message(sql);
+  v1::Briefing failed;
+  ASSERT_TRUE(briefings_->FailBriefing(Context().get(), fail, &failed).ok());
+  EXPECT_EQ(failed.error_message(), sql);
+
+  EXPECT_EQ(Rows("users"), 2);  // the fixture's user and the one signed in
+  EXPECT_EQ(Rows("auth_identities"), 1);
+  EXPECT_EQ(Rows("briefings"), 1);
+}
+
 // Every method of our three services, as the descriptors (the contract) list them.
 std::vector<const google::protobuf::MethodDescriptor*> AllMethods() {
   std::vector<const google::protobuf::MethodDescriptor*> methods;

@@ -41,6 +41,7 @@ for fuzzer in page_token stored_value validators migration_name request_parser; 
   corpus=$out/corpus-$fuzzer
   rm -rf "$corpus" && cp -r "tests/fuzz/corpus/$fuzzer" "$corpus"
   if "$out/${fuzzer}_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
+      -artifact_prefix="$out/" \
       "$corpus" >"$out/$fuzzer.log" 2>&1; then
     echo "fuzz $fuzzer: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$fuzzer.log" ||
       grep -oE '#[0-9]+\s+DONE' "$out/$fuzzer.log" | tail -n 1) no crash in ${seconds}s"
