@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -26,5 +27,16 @@ std::string EncodePageToken(absl::string_view collection, absl::string_view filt
 absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_view collection,
                                         absl::string_view filter,
                                         absl::string_view field = "page_token");
+
+// For rows fetched with a limit of `page_size` + 1 (the extra row says another page follows):
+// cuts `rows` to the page and returns the next page's token, or "" when this page is the last.
+// `Row` has the id() the listing is ordered by.
+template <typename Row>
+std::string CutToPage(std::vector<Row>& rows, int page_size, absl::string_view collection,
+                      absl::string_view filter) {
+  if (static_cast<int>(rows.size()) <= page_size) return "";
+  rows.resize(page_size);
+  return EncodePageToken(collection, filter, rows.back().id());
+}
 
 }  // namespace firstsip::logic

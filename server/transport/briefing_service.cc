@@ -22,18 +22,6 @@ std::string ListFilter(const v1::ListBriefingsRequest& request) {
                       ";unread_only=", request.unread_only());
 }
 
-// The methods that take one briefing id, validate it, and run one storage call.
-template <typename Request, typename Start>
-grpc::ServerUnaryReactor* ServeById(grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
-                                    Start start) {
-  return Serve<Request, v1::Briefing>(context, request, response, [&](auto& call) {
-    const int64_t id = call.request().id();
-    if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) return call.Finish(valid);
-    start(id, call);
-  });
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::CreateBriefing(grpc::CallbackServerContext* context,
@@ -55,9 +43,9 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CreateBriefing(grpc::CallbackServ
 grpc::ServerUnaryReactor* BriefingServiceImpl::GetBriefing(grpc::CallbackServerContext* context,
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
-  return ServeById<v1::GetBriefingRequest>(context, request, response, [&](int64_t id, auto& call) {
-    store_.Get(id, call.options(), call.FinishWithValue());
-  });
+  return ServeById<v1::GetBriefingRequest, v1::Briefing>(
+      context, request, response, &v1::GetBriefingRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Get(id, call.options(), call.FinishWithValue()); });
 }
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(grpc::CallbackServerContext* context,
@@ -92,14 +80,10 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(grpc::CallbackServe
                         absl::StatusOr<std::vector<v1::Briefing>> briefings) {
                       if (!briefings.ok()) return call.Finish(briefings.status());
                       v1::ListBriefingsResponse& page = call.response();
-                      bool more = static_cast<int>(briefings->size()) > limit;
-                      if (more) briefings->resize(limit);
+                      page.set_next_page_token(
+                          logic::CutToPage(*briefings, limit, kBriefingsCollection, filter));
                       for (v1::Briefing& briefing : *briefings) {
                         *page.add_briefings() = std::move(briefing);
-                      }
-                      if (more) {
-                        page.set_next_page_token(logic::EncodePageToken(
-                            kBriefingsCollection, filter, page.briefings(limit - 1).id()));
                       }
                       call.Finish(absl::OkStatus());
                     });
@@ -109,8 +93,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(grpc::CallbackServe
 grpc::ServerUnaryReactor* BriefingServiceImpl::StartBriefing(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
-  return ServeById<v1::StartBriefingRequest>(
-      context, request, response,
+  return ServeById<v1::StartBriefingRequest, v1::Briefing>(
+      context, request, response, &v1::StartBriefingRequest::id, "id",
       [&](int64_t id, auto& call) { store_.Start(id, call.options(), call.FinishWithValue()); });
 }
 
@@ -136,8 +120,9 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::ClaimNextBriefing(
 grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeById<v1::CompleteBriefingRequest>(
-      context, request, response, [&](int64_t id, auto& call) {
+  return ServeById<v1::CompleteBriefingRequest, v1::Briefing>(
+      context, request, response, &v1::CompleteBriefingRequest::id, "id",
+      [&](int64_t id, auto& call) {
         const google::protobuf::Struct& content = call.request().content();
         absl::StatusOr<std::string> json = logic::ContentToJson(content, "content");
         if (!json.ok()) return call.Finish(json.status());
@@ -149,8 +134,8 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
 grpc::ServerUnaryReactor* BriefingServiceImpl::FailBriefing(grpc::CallbackServerContext* context,
                                                             const grpc::ByteBuffer* request,
                                                             grpc::ByteBuffer* response) {
-  return ServeById<v1::FailBriefingRequest>(
-      context, request, response, [&](int64_t id, auto& call) {
+  return ServeById<v1::FailBriefingRequest, v1::Briefing>(
+      context, request, response, &v1::FailBriefingRequest::id, "id", [&](int64_t id, auto& call) {
         const std::string& message = call.request().error_message();
         if (absl::Status text =
                 logic::ValidateText(message, "error_message", logic::kMaxErrorMessageLength);
@@ -164,22 +149,17 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::FailBriefing(grpc::CallbackServer
 grpc::ServerUnaryReactor* BriefingServiceImpl::MarkBriefingRead(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeById<v1::MarkBriefingReadRequest>(
-      context, request, response,
+  return ServeById<v1::MarkBriefingReadRequest, v1::Briefing>(
+      context, request, response, &v1::MarkBriefingReadRequest::id, "id",
       [&](int64_t id, auto& call) { store_.MarkRead(id, call.options(), call.FinishWithValue()); });
 }
 
 grpc::ServerUnaryReactor* BriefingServiceImpl::DeleteBriefing(grpc::CallbackServerContext* context,
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
-  return Serve<v1::DeleteBriefingRequest, google::protobuf::Empty>(
-      context, request, response, [&](auto& call) {
-        const int64_t id = call.request().id();
-        if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) {
-          return call.Finish(valid);
-        }
-        store_.Delete(id, call.options(), call.FinishWithStatus());
-      });
+  return ServeById<v1::DeleteBriefingRequest, google::protobuf::Empty>(
+      context, request, response, &v1::DeleteBriefingRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
 }
 
 }  // namespace firstsip::transport

@@ -31,25 +31,17 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
-  return Serve<v1::GetIdentityRequest, v1::AuthIdentity>(
-      context, request, response, [&](auto& call) {
-        const int64_t id = call.request().id();
-        if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) {
-          return call.Finish(valid);
-        }
-        store_.Get(id, call.options(), call.FinishWithValue());
-      });
+  return ServeById<v1::GetIdentityRequest, v1::AuthIdentity>(
+      context, request, response, &v1::GetIdentityRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Get(id, call.options(), call.FinishWithValue()); });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(grpc::CallbackServerContext* context,
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
-  return Serve<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>(
-      context, request, response, [&](auto& call) {
-        const int64_t user_id = call.request().user_id();
-        if (absl::Status valid = logic::ValidateId(user_id, "user_id"); !valid.ok()) {
-          return call.Finish(valid);
-        }
+  return ServeById<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>(
+      context, request, response, &v1::ListIdentitiesRequest::user_id, "user_id",
+      [&](int64_t user_id, auto& call) {
         store_.ListForUser(user_id, call.options(),
                            [&call](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
                              if (result.ok()) {
@@ -81,26 +73,19 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServer
 grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {
-  return Serve<v1::GetTokensRequest, v1::OAuthTokens>(context, request, response, [&](auto& call) {
-    const int64_t id = call.request().identity_id();
-    if (absl::Status valid = logic::ValidateId(id, "identity_id"); !valid.ok()) {
-      return call.Finish(valid);
-    }
-    store_.GetTokens(id, call.options(), call.FinishWithValue());
-  });
+  return ServeById<v1::GetTokensRequest, v1::OAuthTokens>(
+      context, request, response, &v1::GetTokensRequest::identity_id, "identity_id",
+      [&](int64_t id, auto& call) {
+        store_.GetTokens(id, call.options(), call.FinishWithValue());
+      });
 }
 
 grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(grpc::CallbackServerContext* context,
                                                               const grpc::ByteBuffer* request,
                                                               grpc::ByteBuffer* response) {
-  return Serve<v1::DeleteIdentityRequest, google::protobuf::Empty>(
-      context, request, response, [&](auto& call) {
-        const int64_t id = call.request().id();
-        if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) {
-          return call.Finish(valid);
-        }
-        store_.Delete(id, call.options(), call.FinishWithStatus());
-      });
+  return ServeById<v1::DeleteIdentityRequest, google::protobuf::Empty>(
+      context, request, response, &v1::DeleteIdentityRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
 }
 
 }  // namespace firstsip::transport

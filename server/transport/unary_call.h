@@ -10,8 +10,10 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "db/call_options.h"
 #include "grpcpp/grpcpp.h"
+#include "logic/validators.h"
 #include "transport/grpc_status.h"
 #include "transport/request_parser.h"
 
@@ -77,6 +79,24 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
     std::forward<Handler>(handler)(*call);
   }
   return call;
+}
+
+// Serves a method whose one rule is a positive id: the id `id_of` reads from the request is
+// validated as `field` (INVALID_ARGUMENT naming it), then `start(id, call)` runs.
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* ServeById(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* wire_request,
+                                    grpc::ByteBuffer* wire_response,
+                                    int64_t (Request::*id_of)() const, absl::string_view field,
+                                    Start start) {
+  return Serve<Request, Response>(
+      context, wire_request, wire_response, [&](UnaryCall<Request, Response>& call) {
+        const int64_t id = (call.request().*id_of)();
+        if (absl::Status valid = logic::ValidateId(id, field); !valid.ok()) {
+          return call.Finish(valid);
+        }
+        start(id, call);
+      });
 }
 
 }  // namespace firstsip::transport

@@ -36,11 +36,10 @@ grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
-  return Serve<v1::GetUserRequest, v1::User>(context, request, response, [&](auto& call) {
-    const v1::GetUserRequest& get = call.request();
-    if (absl::Status id = logic::ValidateId(get.id(), "id"); !id.ok()) return call.Finish(id);
-    store_.Get(get.id(), get.show_deleted(), call.options(), call.FinishWithValue());
-  });
+  return ServeById<v1::GetUserRequest, v1::User>(
+      context, request, response, &v1::GetUserRequest::id, "id", [&](int64_t id, auto& call) {
+        store_.Get(id, call.request().show_deleted(), call.options(), call.FinishWithValue());
+      });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerContext* context,
@@ -78,20 +77,16 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext
           if (!after.ok()) return call.Finish(after.status());
           query.after_id = *after;
         }
-        store_.List(query, call.options(),
-                    [&call, limit = *page_size,
-                     filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
-                      if (!users.ok()) return call.Finish(users.status());
-                      v1::ListUsersResponse& page = call.response();
-                      bool more = static_cast<int>(users->size()) > limit;
-                      if (more) users->resize(limit);
-                      for (v1::User& user : *users) *page.add_users() = std::move(user);
-                      if (more) {
-                        page.set_next_page_token(logic::EncodePageToken(
-                            kUsersCollection, filter, page.users(limit - 1).id()));
-                      }
-                      call.Finish(absl::OkStatus());
-                    });
+        store_.List(
+            query, call.options(),
+            [&call, limit = *page_size,
+             filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
+              if (!users.ok()) return call.Finish(users.status());
+              v1::ListUsersResponse& page = call.response();
+              page.set_next_page_token(logic::CutToPage(*users, limit, kUsersCollection, filter));
+              for (v1::User& user : *users) *page.add_users() = std::move(user);
+              call.Finish(absl::OkStatus());
+            });
       });
 }
 
@@ -113,21 +108,17 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
-  return Serve<v1::DeleteUserRequest, v1::User>(context, request, response, [&](auto& call) {
-    const int64_t id = call.request().id();
-    if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) return call.Finish(valid);
-    store_.Delete(id, call.options(), call.FinishWithValue());
-  });
+  return ServeById<v1::DeleteUserRequest, v1::User>(
+      context, request, response, &v1::DeleteUserRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithValue()); });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::UndeleteUser(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request,
                                                         grpc::ByteBuffer* response) {
-  return Serve<v1::UndeleteUserRequest, v1::User>(context, request, response, [&](auto& call) {
-    const int64_t id = call.request().id();
-    if (absl::Status valid = logic::ValidateId(id, "id"); !valid.ok()) return call.Finish(valid);
-    store_.Undelete(id, call.options(), call.FinishWithValue());
-  });
+  return ServeById<v1::UndeleteUserRequest, v1::User>(
+      context, request, response, &v1::UndeleteUserRequest::id, "id",
+      [&](int64_t id, auto& call) { store_.Undelete(id, call.options(), call.FinishWithValue()); });
 }
 
 }  // namespace firstsip::transport

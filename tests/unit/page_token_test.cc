@@ -1,6 +1,7 @@
 #include "logic/page_token.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
@@ -42,6 +43,21 @@ TEST(PageToken, RefusesEveryAlteredByteAndGarbage) {
     EXPECT_EQ(status.message().substr(0, 11), "page_token:");
   }
   EXPECT_FALSE(DecodePageToken(std::string(10000, 'A'), "users", "f").ok());
+}
+
+TEST(CutToPage, KeepsThePageAndTokensTheLastRowOnlyWhenAnotherPageFollows) {
+  struct Row {
+    int64_t key;
+    int64_t id() const { return key; }
+  };
+  std::vector<Row> last_page = {{1}, {2}};
+  EXPECT_EQ(CutToPage(last_page, 2, "users", "f"), "");
+  EXPECT_EQ(last_page.size(), 2u);
+
+  std::vector<Row> rows = {{1}, {2}, {3}};
+  std::string token = CutToPage(rows, 2, "users", "f");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(*DecodePageToken(token, "users", "f"), 2);
 }
 
 TEST(PageSize, DefaultsCapsAndRejectsNegatives) {
