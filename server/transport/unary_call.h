@@ -6,6 +6,7 @@
 // on the pool's thread. No gRPC thread waits on PostgreSQL.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <utility>
 
