@@ -95,14 +95,6 @@ absl::StatusOr<std::string> ContentToJson(const google::protobuf::Struct& conten
   return json;
 }
 
-absl::StatusOr<google::protobuf::Struct> ContentFromJson(absl::string_view json) {
-  google::protobuf::Struct content;
-  auto parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &content);
-  if (!parsed.ok()) return absl::InternalError("stored briefing content is not a JSON object");
-  return content;
-}
-
 absl::StatusOr<absl::Duration> LeaseFrom(const google::protobuf::Duration& lease, bool has_lease,
                                          absl::string_view field) {
   if (!has_lease || (lease.seconds() == 0 && lease.nanos() == 0)) return kDefaultLease;

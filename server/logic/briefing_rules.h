@@ -31,11 +31,11 @@ absl::StatusOr<v1::BriefingStatus> StatusFromStored(absl::string_view stored);
 std::string StatusName(v1::BriefingStatus status);
 
 // The content as JSON text for a jsonb column, through protobuf's own JSON mapping. At most
-// 1 MiB and 64 levels deep, finite numbers, no NUL characters (jsonb cannot hold \u0000).
+// 1 MiB and kMaxContentDepth levels deep, finite numbers, no NUL characters (jsonb cannot hold
+// \u0000).
 absl::StatusOr<std::string> ContentToJson(const google::protobuf::Struct& content,
                                           absl::string_view field);
-// Parses jsonb text back into a Struct (INTERNAL if the stored text is not an object).
-absl::StatusOr<google::protobuf::Struct> ContentFromJson(absl::string_view json);
+// Reading it back: logic/content_json.h.
 
 // Unset or zero: 5 minutes. Negative or above 24 h: INVALID_ARGUMENT.
 absl::StatusOr<absl::Duration> LeaseFrom(const google::protobuf::Duration& lease, bool has_lease,

@@ -35,11 +35,12 @@ constexpr db::Query kStartBriefing{
         "status = 'processing', lease_expire_time = now() + " FIRSTSIP_MICROS_INTERVAL("$2"),
         "status = 'pending'", "")};
 
-// The user's last_briefing_at moves in the same statement, hence the same transaction.
+// The user's last_briefing_at moves in the same statement, hence the same transaction. Content
+// goes to the jsonb column only; content_proto is left as it is (NULL: a briefing is completed
+// once) and is not named, so dropping it later cannot break this statement (see rows.h).
 constexpr db::Query kCompleteBriefing{
     "briefings_complete",
-    FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, content_proto = $3::bytea, "
-                        "lease_expire_time = NULL",
+    FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, lease_expire_time = NULL",
                         "status = 'processing'",
                         ", stamped AS (UPDATE users u SET last_briefing_at = now() FROM changed c "
                         "WHERE u.id = c.user_id)")};
@@ -151,10 +152,9 @@ void BriefingStore::Start(int64_t id, const db::CallOptions& call, Done<v1::Brie
 }
 
 void BriefingStore::Complete(int64_t id, const std::string& content_json,
-                             const std::string& content_proto, const db::CallOptions& call,
-                             Done<v1::Briefing> done) {
+                             const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
-  params.Add(id).Add(content_json).AddBytes(content_proto);
+  params.Add(id).Add(content_json);
   Transition(kCompleteBriefing, id, std::move(params), "CompleteBriefing",
              v1::BRIEFING_STATUS_PROCESSING, call, std::move(done));
 }

@@ -90,9 +90,10 @@ class BriefingStore {
   // Transitions: NOT_FOUND when missing or deleted, FAILED_PRECONDITION naming the current
   // status when the briefing is not in the status the transition starts from.
   void Start(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
-  // Stores the content twice in one statement: jsonb to query, the serialized Struct to read.
-  void Complete(int64_t id, const std::string& content_json, const std::string& content_proto,
-                const db::CallOptions& call, Done<v1::Briefing> done);
+  // Stores the content as jsonb, the one place it lives (`content_json` from
+  // logic::ContentToJson); the briefing comes back read from that column.
+  void Complete(int64_t id, const std::string& content_json, const db::CallOptions& call,
+                Done<v1::Briefing> done);
   void Fail(int64_t id, const std::string& error_message, const db::CallOptions& call,
             Done<v1::Briefing> done);
   void MarkRead(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);

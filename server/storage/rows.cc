@@ -7,6 +7,7 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "logic/briefing_rules.h"
+#include "logic/content_json.h"
 #include "logic/user_rules.h"
 
 namespace firstsip::storage {
@@ -87,10 +88,10 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
 
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result) {
   const int id = result.Column("id"), user_id = result.Column("user_id"),
-            status = result.Column("status"), content_proto = result.Column("content_proto"),
-            content = result.Column("content_json"), error_message = result.Column("error_message"),
-            read = result.Column("read_at_us"), created = result.Column("create_time_us"),
-            updated = result.Column("update_time_us"), deleted = result.Column("delete_time_us");
+            status = result.Column("status"), content = result.Column("content"),
+            error_message = result.Column("error_message"), read = result.Column("read_at_us"),
+            created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
+            deleted = result.Column("delete_time_us");
   std::vector<v1::Briefing> briefings;
   briefings.reserve(result.rows());
   for (int row = 0; row < result.rows(); ++row) {
@@ -102,15 +103,10 @@ absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& 
     FIRSTSIP_ASSIGN_OR_RETURN(v1::BriefingStatus status_value,
                               logic::StatusFromStored(result.Text(row, status)));
     briefing.set_status(status_value);
-    FIRSTSIP_ASSIGN_OR_RETURN(std::optional<std::string> proto,
-                              result.OptionalBytes(row, content_proto));
-    if (proto.has_value()) {
-      if (!briefing.mutable_content()->ParseFromString(*proto)) {
-        return absl::InternalError("stored briefing content does not parse");
-      }
-    } else if (!result.IsNull(row, content)) {
-      FIRSTSIP_ASSIGN_OR_RETURN(*briefing.mutable_content(),
-                                logic::ContentFromJson(result.Text(row, content)));
+    // NULL until the briefing is completed: the field stays unset.
+    if (!result.IsNull(row, content)) {
+      FIRSTSIP_RETURN_IF_ERROR(
+          logic::ParseContentJson(result.Text(row, content), briefing.mutable_content()));
     }
     briefing.set_error_message(std::string(result.Text(row, error_message)));
     using MutableTimestamp = google::protobuf::Timestamp* (v1::Briefing::*)();

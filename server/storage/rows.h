@@ -31,15 +31,22 @@
   "(extract(epoch FROM i.create_time) * 1000000)::int8 AS identity_create_time_us, "      \
   "(extract(epoch FROM i.update_time) * 1000000)::int8 AS identity_update_time_us"
 
-// Columns of a briefings row aliased `b`. Content comes as the serialized Struct, or as JSON
-// text only for rows that lack it (see migration 000004).
-#define FIRSTSIP_BRIEFING_COLUMNS                                                \
-  "b.id, b.user_id, b.status, b.content_proto, "                                 \
-  "CASE WHEN b.content_proto IS NULL THEN b.content::text END AS content_json, " \
-  "b.error_message, "                                                            \
-  "(extract(epoch FROM b.read_at) * 1000000)::int8 AS read_at_us, "              \
-  "(extract(epoch FROM b.create_time) * 1000000)::int8 AS create_time_us, "      \
-  "(extract(epoch FROM b.update_time) * 1000000)::int8 AS update_time_us, "      \
+// Columns of a briefings row aliased `b`. Content comes from the jsonb column only, as its JSON
+// text, so what an operator writes there by hand is what the service serves.
+//
+// The content_proto column (migration 000004) is neither read nor written any more, and no
+// statement of this release names it. It stays in the schema for now: during a rolling update
+// the pods of the previous release still select and write it, and dropping it under them would
+// fail every briefing statement they run. Those pods read the jsonb column wherever content_proto
+// is NULL, which it is in every row this release completes, so they serve our writes correctly
+// (only rows completed before this release still carry the bytes, which those pods keep
+// preferring until they are replaced). Follow-up (expand/contract): drop the column in a
+// migration of a later release, once no pod of a release that names it can still be running.
+#define FIRSTSIP_BRIEFING_COLUMNS                                           \
+  "b.id, b.user_id, b.status, b.content, b.error_message, "                 \
+  "(extract(epoch FROM b.read_at) * 1000000)::int8 AS read_at_us, "         \
+  "(extract(epoch FROM b.create_time) * 1000000)::int8 AS create_time_us, " \
+  "(extract(epoch FROM b.update_time) * 1000000)::int8 AS update_time_us, " \
   "(extract(epoch FROM b.delete_time) * 1000000)::int8 AS delete_time_us"
 
 // Durations and instants travel as integer microseconds (exact, no time-zone parsing).

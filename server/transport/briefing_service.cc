@@ -123,11 +123,10 @@ grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
   return ServeById<v1::CompleteBriefingRequest, v1::Briefing>(
       context, request, response, &v1::CompleteBriefingRequest::id, "id",
       [&](int64_t id, auto& call) {
-        const google::protobuf::Struct& content = call.request().content();
-        absl::StatusOr<std::string> json = logic::ContentToJson(content, "content");
+        absl::StatusOr<std::string> json =
+            logic::ContentToJson(call.request().content(), "content");
         if (!json.ok()) return call.Finish(json.status());
-        store_.Complete(id, *json, content.SerializeAsString(), call.options(),
-                        call.FinishWithValue());
+        store_.Complete(id, *json, call.options(), call.FinishWithValue());
       });
 }
 

@@ -293,7 +293,7 @@ TEST_F(BriefingServiceTest, ContentRoundTripsAnyJsonValueWithoutLoss) {
 }
 
 TEST_F(BriefingServiceTest, ContentWrittenOnlyAsJsonbIsReadFromIt) {
-  // Rows from before migration 4, or written by hand, have jsonb content and no Struct bytes.
+  // A row written by hand: jsonb content, nothing else.
   ASSERT_TRUE(Database()
                   ->ExecScript(absl::StrCat(
                       "INSERT INTO briefings (user_id, status, content) VALUES (", user_id_,
@@ -306,6 +306,95 @@ TEST_F(BriefingServiceTest, ContentWrittenOnlyAsJsonbIsReadFromIt) {
   ASSERT_EQ(response.briefings_size(), 1);
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
       response.briefings(0).content(), Json(R"({"news": [{"title": "By hand"}], "n": 1.5})")));
+}
+
+// The jsonb column is the one source of content: an operator's UPDATE is what every read
+// serves from then on.
+TEST_F(BriefingServiceTest, ContentEditedByHandIsWhatGetAndListServe) {
+  v1::Briefing briefing = Create(user_id_);
+  v1::Briefing out;
+  ASSERT_TRUE(Start(briefing.id(), &out).ok());
+  ASSERT_TRUE(Complete(briefing.id(), Json(R"({"news": [{"title": "Original"}]})"), &out).ok());
+  db::Params id;
+  id.Add(briefing.id());
+  auto updated = Database()->Exec(
+      R"(UPDATE briefings SET content = '{"news": {"edited": true}}' WHERE id = $1)", id);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  ASSERT_EQ(updated->affected_rows(), 1);
+
+  Struct edited = Json(R"({"news": {"edited": true}})");
+  v1::Briefing fetched;
+  ASSERT_TRUE(Get(briefing.id(), &fetched).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fetched.content(), edited))
+      << fetched.content().DebugString();
+  v1::ListBriefingsRequest list;
+  list.set_user_id(user_id_);
+  v1::ListBriefingsResponse response;
+  ASSERT_TRUE(briefings_->ListBriefings(Context().get(), list, &response).ok());
+  ASSERT_EQ(response.briefings_size(), 1);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(response.briefings(0).content(), edited))
+      << response.briefings(0).content().DebugString();
+}
+
+// Rows completed by an earlier release carry the content a second time in content_proto (a
+// serialized Struct, migration 000004). The service ignores those bytes, however stale.
+TEST_F(BriefingServiceTest, StaleContentProtoBytesAreIgnored) {
+  v1::Briefing briefing = Create(user_id_);
+  v1::Briefing out;
+  ASSERT_TRUE(Start(briefing.id(), &out).ok());
+  Struct current = Json(R"({"weather": {"high_c": 9}})");
+  ASSERT_TRUE(Complete(briefing.id(), current, &out).ok());
+  db::Params params;
+  params.Add(briefing.id()).AddBytes(Json(R"({"weather": {"high_c": -40}})").SerializeAsString());
+  auto stale = Database()->Exec("UPDATE briefings SET content_proto = $2 WHERE id = $1", params);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  ASSERT_EQ(stale->affected_rows(), 1);
+
+  v1::Briefing fetched;
+  ASSERT_TRUE(Get(briefing.id(), &fetched).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fetched.content(), current))
+      << fetched.content().DebugString();
+  v1::ListBriefingsRequest list;
+  list.set_user_id(user_id_);
+  v1::ListBriefingsResponse response;
+  ASSERT_TRUE(briefings_->ListBriefings(Context().get(), list, &response).ok());
+  ASSERT_EQ(response.briefings_size(), 1);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(response.briefings(0).content(), current));
+  // Not even garbage in the column matters.
+  db::Params garbage;
+  garbage.Add(briefing.id()).AddBytes("\xff not a message");
+  ASSERT_TRUE(
+      Database()->Exec("UPDATE briefings SET content_proto = $2 WHERE id = $1", garbage).ok());
+  ASSERT_TRUE(Get(briefing.id(), &fetched).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fetched.content(), current));
+}
+
+// During a rolling update the previous release's pods read the rows this release writes. They
+// prefer content_proto and fall back to the jsonb text where it is NULL; this release never
+// writes content_proto, so it stays NULL and their own statement hands them the JSON.
+TEST_F(BriefingServiceTest, RowsCompletedNowReadCorrectlyThroughThePreviousReleasesColumns) {
+  v1::Briefing briefing = Create(user_id_);
+  v1::Briefing out;
+  ASSERT_TRUE(Start(briefing.id(), &out).ok());
+  Struct content = Json(R"({"news": [{"title": "Rain", "rank": 1}], "work": {}})");
+  ASSERT_TRUE(Complete(briefing.id(), content, &out).ok());
+  db::Params id;
+  id.Add(briefing.id());
+  // The content columns of the previous release's FIRSTSIP_BRIEFING_COLUMNS, verbatim.
+  auto row = Database()->Exec(
+      "SELECT b.content_proto, "
+      "CASE WHEN b.content_proto IS NULL THEN b.content::text END AS content_json "
+      "FROM briefings b WHERE b.id = $1",
+      id);
+  ASSERT_TRUE(row.ok()) << row.status();
+  ASSERT_EQ(row->rows(), 1);
+  EXPECT_TRUE(row->IsNull(0, 0)) << "content_proto was written";
+  ASSERT_FALSE(row->IsNull(0, 1));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(Json(std::string(row->Text(0, 1))),
+                                                                 content))
+      << row->Text(0, 1);
 }
 
 TEST_F(BriefingServiceTest, ContentOverOneMebibyteOrNotJsonIsInvalidArgument) {

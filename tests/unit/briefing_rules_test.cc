@@ -7,6 +7,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "logic/content_json.h"
 
 namespace firstsip::logic {
 namespace {
