@@ -43,7 +43,6 @@
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
 #include "storage/briefing_store.h"
@@ -52,7 +51,9 @@
 #include "transport/briefing_service.h"
 #include "transport/call_tracker.h"
 #include "transport/health_monitor.h"
+#include "transport/health_service.h"
 #include "transport/identity_service.h"
+#include "transport/rpc_server.h"
 #include "transport/user_service.h"
 
 namespace {
@@ -67,6 +68,9 @@ ABSL_FLAG(int, pool_size, kDefaults.pool_size, "database connections (env FIRSTS
 ABSL_FLAG(int, max_waiting, kDefaults.max_waiting,
           "requests that may wait for a connection before RESOURCE_EXHAUSTED "
           "(env FIRSTSIP_MAX_WAITING)");
+ABSL_FLAG(int, grpc_threads, kDefaults.grpc_threads,
+          "gRPC completion queues, each with a thread of its own; 0: one per core "
+          "(env FIRSTSIP_GRPC_THREADS)");
 ABSL_FLAG(bool, migrate, kDefaults.migrate_on_start,
           "apply pending migrations at start-up (env FIRSTSIP_MIGRATE); when false, start only "
           "on a current schema");
@@ -116,6 +120,7 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"database_url", "DATABASE_URL"},
     {"pool_size", "FIRSTSIP_POOL_SIZE"},
     {"max_waiting", "FIRSTSIP_MAX_WAITING"},
+    {"grpc_threads", "FIRSTSIP_GRPC_THREADS"},
     {"migrate", "FIRSTSIP_MIGRATE"},
     {"migrate_lock_timeout", "FIRSTSIP_MIGRATE_LOCK_TIMEOUT"},
     {"shutdown_grace", "FIRSTSIP_SHUTDOWN_GRACE"},
@@ -178,6 +183,7 @@ app::Options OptionsFromFlags() {
   options.database_url = absl::GetFlag(FLAGS_database_url);
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  options.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
   options.migrate_on_start = absl::GetFlag(FLAGS_migrate);
   options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
@@ -276,7 +282,6 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   transport::IdentityServiceImpl identity_service(identity_store);
   transport::BriefingServiceImpl briefing_service(briefing_store);
 
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   transport::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -297,14 +302,17 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
 
   grpc::ServerBuilder builder;
   transport::CallTracker calls(&metrics);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(calls.InterceptorFactory());
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  int threads = options.grpc_threads > 0
+                    ? options.grpc_threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  transport::RpcServer rpc(threads, calls);
+  transport::HealthService health_service;
   int port = 0;
   builder.AddListeningPort(options.listen, credentials, &port);
-  builder.RegisterService(&user_service);
-  builder.RegisterService(&identity_service);
-  builder.RegisterService(&briefing_service);
+  user_service.Register(rpc, builder);
+  identity_service.Register(rpc, builder);
+  briefing_service.Register(rpc, builder);
+  health_service.Register(rpc, builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     LogError(
@@ -312,8 +320,15 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
     pool.Stop();
     return 1;
   }
+  if (absl::Status started = rpc.Start(); !started.ok()) {
+    LogError(std::string(started.message()));
+    server->Shutdown();
+    rpc.Stop();
+    pool.Stop();
+    return 1;
+  }
 
-  transport::HealthMonitor health(pool, server->GetHealthCheckService(), migrations->head(),
+  transport::HealthMonitor health(pool, &health_service, migrations->head(),
                                   {std::string(v1::UserService::service_full_name()),
                                    std::string(v1::IdentityService::service_full_name()),
                                    std::string(v1::BriefingService::service_full_name())},
@@ -330,7 +345,8 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   LogInfo(absl::StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT",
                        ": draining in-flight calls"));
   // Order matters: report NOT_SERVING, stop accepting and let in-flight calls finish (they
-  // need the pool), then close the pool; its loop runs the last callbacks before it exits.
+  // need the pool), then close the pool (its loop answers whatever is left), and only then
+  // the completion queues, which carry those answers' completions.
   health.Stop();
   absl::Time give_up = absl::Now() + options.shutdown_grace;
   std::atomic<bool> drained{false};
@@ -349,6 +365,8 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   drain.join();
   server->Wait();
   pool.Stop();
+  for (int i = 0; i < 500 && calls.in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  rpc.Stop();
   LogInfo("stopped");
   return 0;
 }

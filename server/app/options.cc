@@ -25,6 +25,9 @@ absl::Status ValidateOptions(const Options& options) {
     return invalid("pool-size", "must be between 1 and 256");
   }
   if (options.max_waiting < 1) return invalid("max-waiting", "must be at least 1");
+  if (options.grpc_threads < 0 || options.grpc_threads > 256) {
+    return invalid("grpc-threads", "must be between 0 (one per core) and 256");
+  }
   if (options.migrate_lock_timeout <= absl::ZeroDuration()) {
     return invalid("migrate-lock-timeout", "must be positive, e.g. 2m");
   }

@@ -19,6 +19,8 @@ struct Options {
   std::string database_url = kDefaultDatabaseUrl;
   int pool_size = 4;
   int max_waiting = 10000;
+  // gRPC completion queues, each drained by a thread of its own; 0: one per core.
+  int grpc_threads = 0;
   bool migrate_on_start = true;
   absl::Duration migrate_lock_timeout = absl::Minutes(2);
   absl::Duration shutdown_grace = absl::Seconds(10);

@@ -24,141 +24,124 @@ std::string ListFilter(const v1::ListBriefingsRequest& request) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::CreateBriefing(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request,
-                                                              grpc::ByteBuffer* response) {
-  return Serve<v1::CreateBriefingRequest, v1::Briefing>(
-      context, request, response, [&](auto& call) {
-        const v1::CreateBriefingRequest& create = call.request();
-        if (absl::Status id = logic::ValidateId(create.user_id(), "user_id"); !id.ok()) {
-          return call.Finish(id);
+void BriefingServiceImpl::CreateBriefing(UnaryCall<v1::CreateBriefingRequest, v1::Briefing>& call) {
+  const v1::CreateBriefingRequest& create = call.request();
+  if (absl::Status id = logic::ValidateId(create.user_id(), "user_id"); !id.ok()) {
+    return call.Finish(id);
+  }
+  absl::StatusOr<std::optional<std::string>> request_id =
+      logic::RequestIdFrom(create.request_id(), "request_id");
+  if (!request_id.ok()) return call.Finish(request_id.status());
+  store_.Create(create.user_id(), *request_id, call.options(), call.FinishWithValue());
+}
+
+void BriefingServiceImpl::GetBriefing(UnaryCall<v1::GetBriefingRequest, v1::Briefing>& call) {
+  ServeById(call, &v1::GetBriefingRequest::id, "id",
+            [&](int64_t id) { store_.Get(id, call.options(), call.FinishWithValue()); });
+}
+
+void BriefingServiceImpl::ListBriefings(
+    UnaryCall<v1::ListBriefingsRequest, v1::ListBriefingsResponse>& call) {
+  const v1::ListBriefingsRequest& list = call.request();
+  if (absl::Status id = logic::ValidateId(list.user_id(), "user_id"); !id.ok()) {
+    return call.Finish(id);
+  }
+  absl::StatusOr<int> page_size = logic::NormalizePageSize(list.page_size());
+  if (!page_size.ok()) return call.Finish(page_size.status());
+  storage::BriefingListQuery query;
+  query.user_id = list.user_id();
+  query.limit = *page_size + 1;  // one more than asked tells whether another page follows
+  query.unread_only = list.unread_only();
+  if (list.status() != v1::BRIEFING_STATUS_UNSPECIFIED) {
+    absl::StatusOr<std::string> status = logic::StatusToStored(list.status(), "status");
+    if (!status.ok()) return call.Finish(status.status());
+    query.status = *status;
+  }
+  std::string filter = ListFilter(list);
+  if (!list.page_token().empty()) {
+    absl::StatusOr<int64_t> before =
+        logic::DecodePageToken(list.page_token(), kBriefingsCollection, filter);
+    if (!before.ok()) return call.Finish(before.status());
+    query.before_id = *before;
+  }
+  store_.List(
+      query, call.options(),
+      [&call, limit = *page_size,
+       filter = std::move(filter)](absl::StatusOr<std::vector<v1::Briefing>> briefings) {
+        if (!briefings.ok()) return call.Finish(briefings.status());
+        v1::ListBriefingsResponse& page = call.response();
+        page.set_next_page_token(logic::CutToPage(*briefings, limit, kBriefingsCollection, filter));
+        for (v1::Briefing& briefing : *briefings) {
+          *page.add_briefings() = std::move(briefing);
         }
-        absl::StatusOr<std::optional<std::string>> request_id =
-            logic::RequestIdFrom(create.request_id(), "request_id");
-        if (!request_id.ok()) return call.Finish(request_id.status());
-        store_.Create(create.user_id(), *request_id, call.options(), call.FinishWithValue());
+        call.Finish(absl::OkStatus());
       });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::GetBriefing(grpc::CallbackServerContext* context,
-                                                           const grpc::ByteBuffer* request,
-                                                           grpc::ByteBuffer* response) {
-  return ServeById<v1::GetBriefingRequest, v1::Briefing>(
-      context, request, response, &v1::GetBriefingRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Get(id, call.options(), call.FinishWithValue()); });
+void BriefingServiceImpl::StartBriefing(UnaryCall<v1::StartBriefingRequest, v1::Briefing>& call) {
+  ServeById(call, &v1::StartBriefingRequest::id, "id",
+            [&](int64_t id) { store_.Start(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::ListBriefings(grpc::CallbackServerContext* context,
-                                                             const grpc::ByteBuffer* request,
-                                                             grpc::ByteBuffer* response) {
-  return Serve<v1::ListBriefingsRequest, v1::ListBriefingsResponse>(
-      context, request, response, [&](auto& call) {
-        const v1::ListBriefingsRequest& list = call.request();
-        if (absl::Status id = logic::ValidateId(list.user_id(), "user_id"); !id.ok()) {
-          return call.Finish(id);
-        }
-        absl::StatusOr<int> page_size = logic::NormalizePageSize(list.page_size());
-        if (!page_size.ok()) return call.Finish(page_size.status());
-        storage::BriefingListQuery query;
-        query.user_id = list.user_id();
-        query.limit = *page_size + 1;  // one more than asked tells whether another page follows
-        query.unread_only = list.unread_only();
-        if (list.status() != v1::BRIEFING_STATUS_UNSPECIFIED) {
-          absl::StatusOr<std::string> status = logic::StatusToStored(list.status(), "status");
-          if (!status.ok()) return call.Finish(status.status());
-          query.status = *status;
-        }
-        std::string filter = ListFilter(list);
-        if (!list.page_token().empty()) {
-          absl::StatusOr<int64_t> before =
-              logic::DecodePageToken(list.page_token(), kBriefingsCollection, filter);
-          if (!before.ok()) return call.Finish(before.status());
-          query.before_id = *before;
-        }
-        store_.List(query, call.options(),
-                    [&call, limit = *page_size, filter = std::move(filter)](
-                        absl::StatusOr<std::vector<v1::Briefing>> briefings) {
-                      if (!briefings.ok()) return call.Finish(briefings.status());
-                      v1::ListBriefingsResponse& page = call.response();
-                      page.set_next_page_token(
-                          logic::CutToPage(*briefings, limit, kBriefingsCollection, filter));
-                      for (v1::Briefing& briefing : *briefings) {
-                        *page.add_briefings() = std::move(briefing);
-                      }
-                      call.Finish(absl::OkStatus());
-                    });
-      });
+void BriefingServiceImpl::ClaimNextBriefing(
+    UnaryCall<v1::ClaimNextBriefingRequest, v1::ClaimNextBriefingResponse>& call) {
+  const v1::ClaimNextBriefingRequest& claim = call.request();
+  absl::StatusOr<absl::Duration> lease =
+      logic::LeaseFrom(claim.lease(), claim.has_lease(), "lease");
+  if (!lease.ok()) return call.Finish(lease.status());
+  store_.ClaimNext(*lease, call.options(),
+                   [&call](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
+                     if (claimed.ok() && claimed->has_value()) {
+                       *call.response().mutable_briefing() = std::move(**claimed);
+                     }
+                     call.Finish(claimed.status());
+                   });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::StartBriefing(grpc::CallbackServerContext* context,
-                                                             const grpc::ByteBuffer* request,
-                                                             grpc::ByteBuffer* response) {
-  return ServeById<v1::StartBriefingRequest, v1::Briefing>(
-      context, request, response, &v1::StartBriefingRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Start(id, call.options(), call.FinishWithValue()); });
+void BriefingServiceImpl::CompleteBriefing(
+    UnaryCall<v1::CompleteBriefingRequest, v1::Briefing>& call) {
+  ServeById(call, &v1::CompleteBriefingRequest::id, "id", [&](int64_t id) {
+    absl::StatusOr<std::string> json = logic::ContentToJson(call.request().content(), "content");
+    if (!json.ok()) return call.Finish(json.status());
+    store_.Complete(id, *json, call.options(), call.FinishWithValue());
+  });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::ClaimNextBriefing(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return Serve<v1::ClaimNextBriefingRequest, v1::ClaimNextBriefingResponse>(
-      context, request, response, [&](auto& call) {
-        const v1::ClaimNextBriefingRequest& claim = call.request();
-        absl::StatusOr<absl::Duration> lease =
-            logic::LeaseFrom(claim.lease(), claim.has_lease(), "lease");
-        if (!lease.ok()) return call.Finish(lease.status());
-        store_.ClaimNext(*lease, call.options(),
-                         [&call](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
-                           if (claimed.ok() && claimed->has_value()) {
-                             *call.response().mutable_briefing() = std::move(**claimed);
-                           }
-                           call.Finish(claimed.status());
-                         });
-      });
+void BriefingServiceImpl::FailBriefing(UnaryCall<v1::FailBriefingRequest, v1::Briefing>& call) {
+  ServeById(call, &v1::FailBriefingRequest::id, "id", [&](int64_t id) {
+    const std::string& message = call.request().error_message();
+    if (absl::Status text =
+            logic::ValidateText(message, "error_message", logic::kMaxErrorMessageLength);
+        !text.ok()) {
+      return call.Finish(text);
+    }
+    store_.Fail(id, message, call.options(), call.FinishWithValue());
+  });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::CompleteBriefing(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeById<v1::CompleteBriefingRequest, v1::Briefing>(
-      context, request, response, &v1::CompleteBriefingRequest::id, "id",
-      [&](int64_t id, auto& call) {
-        absl::StatusOr<std::string> json =
-            logic::ContentToJson(call.request().content(), "content");
-        if (!json.ok()) return call.Finish(json.status());
-        store_.Complete(id, *json, call.options(), call.FinishWithValue());
-      });
+void BriefingServiceImpl::MarkBriefingRead(
+    UnaryCall<v1::MarkBriefingReadRequest, v1::Briefing>& call) {
+  ServeById(call, &v1::MarkBriefingReadRequest::id, "id",
+            [&](int64_t id) { store_.MarkRead(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::FailBriefing(grpc::CallbackServerContext* context,
-                                                            const grpc::ByteBuffer* request,
-                                                            grpc::ByteBuffer* response) {
-  return ServeById<v1::FailBriefingRequest, v1::Briefing>(
-      context, request, response, &v1::FailBriefingRequest::id, "id", [&](int64_t id, auto& call) {
-        const std::string& message = call.request().error_message();
-        if (absl::Status text =
-                logic::ValidateText(message, "error_message", logic::kMaxErrorMessageLength);
-            !text.ok()) {
-          return call.Finish(text);
-        }
-        store_.Fail(id, message, call.options(), call.FinishWithValue());
-      });
+void BriefingServiceImpl::DeleteBriefing(
+    UnaryCall<v1::DeleteBriefingRequest, google::protobuf::Empty>& call) {
+  ServeById(call, &v1::DeleteBriefingRequest::id, "id",
+            [&](int64_t id) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
 }
 
-grpc::ServerUnaryReactor* BriefingServiceImpl::MarkBriefingRead(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeById<v1::MarkBriefingReadRequest, v1::Briefing>(
-      context, request, response, &v1::MarkBriefingReadRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.MarkRead(id, call.options(), call.FinishWithValue()); });
-}
-
-grpc::ServerUnaryReactor* BriefingServiceImpl::DeleteBriefing(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request,
-                                                              grpc::ByteBuffer* response) {
-  return ServeById<v1::DeleteBriefingRequest, google::protobuf::Empty>(
-      context, request, response, &v1::DeleteBriefingRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
+void BriefingServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& builder) {
+  server.AddService(builder, service_);
+  HandleUnary(server, service_, "CreateBriefing", this, &BriefingServiceImpl::CreateBriefing);
+  HandleUnary(server, service_, "GetBriefing", this, &BriefingServiceImpl::GetBriefing);
+  HandleUnary(server, service_, "ListBriefings", this, &BriefingServiceImpl::ListBriefings);
+  HandleUnary(server, service_, "StartBriefing", this, &BriefingServiceImpl::StartBriefing);
+  HandleUnary(server, service_, "ClaimNextBriefing", this, &BriefingServiceImpl::ClaimNextBriefing);
+  HandleUnary(server, service_, "CompleteBriefing", this, &BriefingServiceImpl::CompleteBriefing);
+  HandleUnary(server, service_, "FailBriefing", this, &BriefingServiceImpl::FailBriefing);
+  HandleUnary(server, service_, "MarkBriefingRead", this, &BriefingServiceImpl::MarkBriefingRead);
+  HandleUnary(server, service_, "DeleteBriefing", this, &BriefingServiceImpl::DeleteBriefing);
 }
 
 }  // namespace firstsip::transport

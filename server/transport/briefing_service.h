@@ -1,59 +1,37 @@
-// BriefingService: briefings, their status lifecycle and the workers' claim queue (see unary_call.h
-// for the shape every method shares).
+// BriefingService: briefings, their status lifecycle and the workers' claim queue (see
+// unary_call.h for the shape every method shares).
 #pragma once
 
 #include "firstsip/v1/briefing.grpc.pb.h"
-#include "grpcpp/grpcpp.h"
 #include "storage/briefing_store.h"
+#include "transport/rpc_server.h"
+#include "transport/unary_call.h"
 
 namespace firstsip::transport {
 
-// Every method registered raw, so that Serve() parses the requests (see unary_call.h).
-using RawBriefingService = v1::BriefingService::WithRawCallbackMethod_CreateBriefing<
-    v1::BriefingService::WithRawCallbackMethod_GetBriefing<
-        v1::BriefingService::WithRawCallbackMethod_ListBriefings<
-            v1::BriefingService::WithRawCallbackMethod_StartBriefing<
-                v1::BriefingService::WithRawCallbackMethod_ClaimNextBriefing<
-                    v1::BriefingService::WithRawCallbackMethod_CompleteBriefing<
-                        v1::BriefingService::WithRawCallbackMethod_FailBriefing<
-                            v1::BriefingService::WithRawCallbackMethod_MarkBriefingRead<
-                                v1::BriefingService::WithRawCallbackMethod_DeleteBriefing<
-                                    v1::BriefingService::Service>>>>>>>>>;
-
-class BriefingServiceImpl final : public RawBriefingService {
+class BriefingServiceImpl {
  public:
-  explicit BriefingServiceImpl(storage::BriefingStore& store) : store_(store) {}
+  explicit BriefingServiceImpl(storage::BriefingStore& store)
+      : store_(store), service_(v1::BriefingService::service_full_name()) {}
 
-  grpc::ServerUnaryReactor* CreateBriefing(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetBriefing(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListBriefings(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* request,
-                                          grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* StartBriefing(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* request,
-                                          grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ClaimNextBriefing(grpc::CallbackServerContext* context,
-                                              const grpc::ByteBuffer* request,
-                                              grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* CompleteBriefing(grpc::CallbackServerContext* context,
-                                             const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* FailBriefing(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* MarkBriefingRead(grpc::CallbackServerContext* context,
-                                             const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* DeleteBriefing(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
+  // Registers every method of BriefingService with `server` (whose AddService adds it to
+  // `builder`).
+  void Register(RpcServer& server, grpc::ServerBuilder& builder);
+
+  void CreateBriefing(UnaryCall<v1::CreateBriefingRequest, v1::Briefing>& call);
+  void GetBriefing(UnaryCall<v1::GetBriefingRequest, v1::Briefing>& call);
+  void ListBriefings(UnaryCall<v1::ListBriefingsRequest, v1::ListBriefingsResponse>& call);
+  void StartBriefing(UnaryCall<v1::StartBriefingRequest, v1::Briefing>& call);
+  void ClaimNextBriefing(
+      UnaryCall<v1::ClaimNextBriefingRequest, v1::ClaimNextBriefingResponse>& call);
+  void CompleteBriefing(UnaryCall<v1::CompleteBriefingRequest, v1::Briefing>& call);
+  void FailBriefing(UnaryCall<v1::FailBriefingRequest, v1::Briefing>& call);
+  void MarkBriefingRead(UnaryCall<v1::MarkBriefingReadRequest, v1::Briefing>& call);
+  void DeleteBriefing(UnaryCall<v1::DeleteBriefingRequest, google::protobuf::Empty>& call);
 
  private:
   storage::BriefingStore& store_;
+  RawService service_;
 };
 
 }  // namespace firstsip::transport

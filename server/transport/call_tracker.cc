@@ -38,65 +38,9 @@ std::string CleanRequestId(grpc::string_ref raw) {
 
 }  // namespace
 
-// gRPC creates one interceptor per call and destroys it when the call is over, so its
-// lifetime is the call's.
-class CallWatcher final : public grpc::experimental::Interceptor {
- public:
-  CallWatcher(CallTracker& tracker, grpc::experimental::ServerRpcInfo* info)
-      : tracker_(tracker), method_(info->method()), started_(absl::Now()) {
-    tracker_.Started();
-  }
-  ~CallWatcher() override {
-    tracker_.Finished(method_, code_, absl::Now() - started_, request_id_);
-  }
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    using grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      auto* metadata = methods->GetRecvInitialMetadata();
-      if (auto found = metadata->find("x-request-id"); found != metadata->end()) {
-        request_id_ = CleanRequestId(found->second);
-      }
-    }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      code_ = methods->GetSendStatus().error_code();
-    }
-    methods->Proceed();
-  }
-
- private:
-  CallTracker& tracker_;
-  const char* method_;
-  absl::Time started_;
-  // A call that ends without sending a status was cancelled by its caller.
-  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
-  std::string request_id_;
-};
-
-namespace {
-
-class CallWatcherFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  explicit CallWatcherFactory(CallTracker& tracker) : tracker_(tracker) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new CallWatcher(tracker_, info);
-  }
-
- private:
-  CallTracker& tracker_;
-};
-
-}  // namespace
-
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-CallTracker::InterceptorFactory() {
-  return std::make_unique<CallWatcherFactory>(*this);
-}
-
 void CallTracker::Finished(absl::string_view full_method, grpc::StatusCode code,
-                           absl::Duration elapsed, const std::string& request_id) {
-  --in_flight_;
+                           absl::Duration elapsed, const grpc::ServerContext& context) {
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
   // "/firstsip.v1.UserService/GetUser" -> service, method.
   absl::string_view trimmed = full_method.substr(full_method.empty() ? 0 : 1);
   size_t slash = trimmed.find('/');
@@ -108,6 +52,11 @@ void CallTracker::Finished(absl::string_view full_method, grpc::StatusCode code,
   }
   LogLevel level = LevelFor(code);
   if (!LogEnabled(level)) return;
+  std::string request_id;
+  const auto& metadata = context.client_metadata();
+  if (auto found = metadata.find("x-request-id"); found != metadata.end()) {
+    request_id = CleanRequestId(found->second);
+  }
   Log(level, "call",
       {{"method", std::string(full_method)},
        {"code", code_name},

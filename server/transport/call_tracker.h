@@ -1,7 +1,8 @@
-// Watches every call the server handles, through a gRPC interceptor: counts the calls in
-// flight (so shutdown knows when the last one finished instead of waiting out its grace period
-// for clients that keep idle connections open), writes one log line per call (method, code,
-// duration, the caller's x-request-id), and records the call's metrics.
+// Watches every call the transport serves: counts the calls in flight (so shutdown knows when
+// the last one finished instead of waiting out its grace period for clients that keep idle
+// connections open), writes one log line per call (method, code, duration, the caller's
+// x-request-id), and records the call's metrics. The calls report to it themselves
+// (unary_call.h): a gRPC interceptor would cost every call more than the call's own work.
 #pragma once
 
 #include <atomic>
@@ -10,7 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "grpcpp/support/server_interceptor.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "transport/metrics.h"
 
@@ -23,15 +24,14 @@ class CallTracker {
 
   int in_flight() const { return in_flight_.load(); }
 
-  // An interceptor factory for ServerBuilder; the tracker must outlive the server.
-  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+  // A call arrived. Thread-safe.
+  void Started() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  // The call that arrived is over: `full_method` is "/package.Service/Method", `code` what it
+  // answered (CANCELLED when the caller left first). Thread-safe.
+  void Finished(absl::string_view full_method, grpc::StatusCode code, absl::Duration elapsed,
+                const grpc::ServerContext& context);
 
  private:
-  friend class CallWatcher;
-  void Started() { ++in_flight_; }
-  void Finished(absl::string_view full_method, grpc::StatusCode code, absl::Duration elapsed,
-                const std::string& request_id);
-
   Metrics* metrics_;
   std::atomic<int> in_flight_{0};
 };

@@ -13,6 +13,6 @@ namespace firstsip::transport {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The call's deadline as absl::Time (InfiniteFuture when the caller set none).
-absl::Time DeadlineOf(const grpc::CallbackServerContext& context);
+absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 
 }  // namespace firstsip::transport

@@ -15,9 +15,9 @@ constexpr db::Query kSchemaVersion{"health_schema_version",
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* health,
-                             int64_t head_version, std::vector<std::string> services,
-                             absl::Duration interval, Metrics* metrics)
+HealthMonitor::HealthMonitor(db::Pool& pool, HealthService* health, int64_t head_version,
+                             std::vector<std::string> services, absl::Duration interval,
+                             Metrics* metrics)
     : pool_(pool),
       health_(health),
       head_version_(head_version),
@@ -30,7 +30,7 @@ HealthMonitor::~HealthMonitor() { Stop(); }
 void HealthMonitor::Start() {
   // "liveness" answers SERVING while the process serves at all, whatever the database does:
   // a restart would not bring the database back.
-  if (health_ != nullptr) health_->SetServingStatus(std::string(kLivenessService), true);
+  if (health_ != nullptr) health_->SetServing(kLivenessService, true);
   Report(false);
   thread_ = std::thread([this] { Run(); });
 }
@@ -50,9 +50,9 @@ void HealthMonitor::Stop() {
 void HealthMonitor::Report(bool serving) {
   bool changed = serving_.exchange(serving) != serving || !reported_.exchange(true);
   if (!changed || health_ == nullptr) return;
-  // Per name, not the all-services overload, which would take "liveness" down too.
-  health_->SetServingStatus("", serving);
-  for (const std::string& service : services_) health_->SetServingStatus(service, serving);
+  // Per name: "liveness" stays as it is.
+  health_->SetServing("", serving);
+  for (const std::string& service : services_) health_->SetServing(service, serving);
   LogInfo(absl::StrCat("health: ", serving ? "SERVING" : "NOT_SERVING"));
 }
 

@@ -14,7 +14,7 @@
 
 #include "absl/time/time.h"
 #include "db/pool.h"
-#include "grpcpp/health_check_service_interface.h"
+#include "transport/health_service.h"
 #include "transport/metrics.h"
 
 namespace firstsip::transport {
@@ -26,7 +26,7 @@ class HealthMonitor {
  public:
   // `services` are the fully qualified names reported alongside the server-wide "" entry.
   // `metrics` (may be null) gets the pool's state and the schema version at every probe.
-  HealthMonitor(db::Pool& pool, grpc::HealthCheckServiceInterface* health, int64_t head_version,
+  HealthMonitor(db::Pool& pool, HealthService* health, int64_t head_version,
                 std::vector<std::string> services, absl::Duration interval, Metrics* metrics);
   ~HealthMonitor();
 
@@ -42,7 +42,7 @@ class HealthMonitor {
   void Report(bool serving);
 
   db::Pool& pool_;
-  grpc::HealthCheckServiceInterface* health_;
+  HealthService* health_;
   const int64_t head_version_;
   const std::vector<std::string> services_;
   const absl::Duration interval_;

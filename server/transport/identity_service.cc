@@ -9,83 +9,70 @@
 
 namespace firstsip::transport {
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::SignIn(grpc::CallbackServerContext* context,
-                                                      const grpc::ByteBuffer* request,
-                                                      grpc::ByteBuffer* response) {
-  return Serve<v1::SignInRequest, v1::SignInResponse>(context, request, response, [&](auto& call) {
-    absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(call.request());
-    if (!input.ok()) return call.Finish(input.status());
-    store_.SignIn(*input, call.options(), [&call](absl::StatusOr<storage::SignInResult> result) {
-      if (result.ok()) {
-        v1::SignInResponse& signed_in = call.response();
-        *signed_in.mutable_user() = std::move(result->user);
-        *signed_in.mutable_identity() = std::move(result->identity);
-        signed_in.set_user_created(result->user_created);
-        signed_in.set_identity_created(result->identity_created);
-      }
-      call.Finish(result.status());
-    });
+void IdentityServiceImpl::SignIn(UnaryCall<v1::SignInRequest, v1::SignInResponse>& call) {
+  absl::StatusOr<logic::SignInInput> input = logic::PrepareSignIn(call.request());
+  if (!input.ok()) return call.Finish(input.status());
+  store_.SignIn(*input, call.options(), [&call](absl::StatusOr<storage::SignInResult> result) {
+    if (result.ok()) {
+      v1::SignInResponse& signed_in = call.response();
+      *signed_in.mutable_user() = std::move(result->user);
+      *signed_in.mutable_identity() = std::move(result->identity);
+      signed_in.set_user_created(result->user_created);
+      signed_in.set_identity_created(result->identity_created);
+    }
+    call.Finish(result.status());
   });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::GetIdentity(grpc::CallbackServerContext* context,
-                                                           const grpc::ByteBuffer* request,
-                                                           grpc::ByteBuffer* response) {
-  return ServeById<v1::GetIdentityRequest, v1::AuthIdentity>(
-      context, request, response, &v1::GetIdentityRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Get(id, call.options(), call.FinishWithValue()); });
+void IdentityServiceImpl::GetIdentity(UnaryCall<v1::GetIdentityRequest, v1::AuthIdentity>& call) {
+  ServeById(call, &v1::GetIdentityRequest::id, "id",
+            [&](int64_t id) { store_.Get(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::ListIdentities(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request,
-                                                              grpc::ByteBuffer* response) {
-  return ServeById<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>(
-      context, request, response, &v1::ListIdentitiesRequest::user_id, "user_id",
-      [&](int64_t user_id, auto& call) {
-        store_.ListForUser(user_id, call.options(),
-                           [&call](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
-                             if (result.ok()) {
-                               for (v1::AuthIdentity& identity : *result) {
-                                 *call.response().add_identities() = std::move(identity);
-                               }
-                             }
-                             call.Finish(result.status());
-                           });
-      });
+void IdentityServiceImpl::ListIdentities(
+    UnaryCall<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>& call) {
+  ServeById(call, &v1::ListIdentitiesRequest::user_id, "user_id", [&](int64_t user_id) {
+    store_.ListForUser(user_id, call.options(),
+                       [&call](absl::StatusOr<std::vector<v1::AuthIdentity>> result) {
+                         if (result.ok()) {
+                           for (v1::AuthIdentity& identity : *result) {
+                             *call.response().add_identities() = std::move(identity);
+                           }
+                         }
+                         call.Finish(result.status());
+                       });
+  });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::UpdateTokens(grpc::CallbackServerContext* context,
-                                                            const grpc::ByteBuffer* request,
-                                                            grpc::ByteBuffer* response) {
-  return Serve<v1::UpdateTokensRequest, v1::AuthIdentity>(
-      context, request, response, [&](auto& call) {
-        const v1::UpdateTokensRequest& update = call.request();
-        if (absl::Status id = logic::ValidateId(update.identity_id(), "identity_id"); !id.ok()) {
-          return call.Finish(id);
-        }
-        absl::StatusOr<logic::TokenUpdate> tokens =
-            logic::PrepareTokenUpdate(update.tokens(), "tokens");
-        if (!tokens.ok()) return call.Finish(tokens.status());
-        store_.UpdateTokens(update.identity_id(), *tokens, call.options(), call.FinishWithValue());
-      });
+void IdentityServiceImpl::UpdateTokens(UnaryCall<v1::UpdateTokensRequest, v1::AuthIdentity>& call) {
+  const v1::UpdateTokensRequest& update = call.request();
+  if (absl::Status id = logic::ValidateId(update.identity_id(), "identity_id"); !id.ok()) {
+    return call.Finish(id);
+  }
+  absl::StatusOr<logic::TokenUpdate> tokens = logic::PrepareTokenUpdate(update.tokens(), "tokens");
+  if (!tokens.ok()) return call.Finish(tokens.status());
+  store_.UpdateTokens(update.identity_id(), *tokens, call.options(), call.FinishWithValue());
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::GetTokens(grpc::CallbackServerContext* context,
-                                                         const grpc::ByteBuffer* request,
-                                                         grpc::ByteBuffer* response) {
-  return ServeById<v1::GetTokensRequest, v1::OAuthTokens>(
-      context, request, response, &v1::GetTokensRequest::identity_id, "identity_id",
-      [&](int64_t id, auto& call) {
-        store_.GetTokens(id, call.options(), call.FinishWithValue());
-      });
+void IdentityServiceImpl::GetTokens(UnaryCall<v1::GetTokensRequest, v1::OAuthTokens>& call) {
+  ServeById(call, &v1::GetTokensRequest::identity_id, "identity_id",
+            [&](int64_t id) { store_.GetTokens(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* IdentityServiceImpl::DeleteIdentity(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request,
-                                                              grpc::ByteBuffer* response) {
-  return ServeById<v1::DeleteIdentityRequest, google::protobuf::Empty>(
-      context, request, response, &v1::DeleteIdentityRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
+void IdentityServiceImpl::DeleteIdentity(
+    UnaryCall<v1::DeleteIdentityRequest, google::protobuf::Empty>& call) {
+  ServeById(call, &v1::DeleteIdentityRequest::id, "id",
+            [&](int64_t id) { store_.Delete(id, call.options(), call.FinishWithStatus()); });
+}
+
+void IdentityServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& builder) {
+  server.AddService(builder, service_);
+  HandleUnary(server, service_, "SignIn", this, &IdentityServiceImpl::SignIn);
+  HandleUnary(server, service_, "GetIdentity", this, &IdentityServiceImpl::GetIdentity);
+  HandleUnary(server, service_, "ListIdentities", this, &IdentityServiceImpl::ListIdentities);
+  HandleUnary(server, service_, "UpdateTokens", this, &IdentityServiceImpl::UpdateTokens);
+  HandleUnary(server, service_, "GetTokens", this, &IdentityServiceImpl::GetTokens);
+  HandleUnary(server, service_, "DeleteIdentity", this, &IdentityServiceImpl::DeleteIdentity);
 }
 
 }  // namespace firstsip::transport

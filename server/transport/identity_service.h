@@ -3,45 +3,31 @@
 #pragma once
 
 #include "firstsip/v1/identity.grpc.pb.h"
-#include "grpcpp/grpcpp.h"
 #include "storage/identity_store.h"
+#include "transport/rpc_server.h"
+#include "transport/unary_call.h"
 
 namespace firstsip::transport {
 
-// Every method registered raw, so that Serve() parses the requests (see unary_call.h).
-using RawIdentityService = v1::IdentityService::WithRawCallbackMethod_SignIn<
-    v1::IdentityService::WithRawCallbackMethod_GetIdentity<
-        v1::IdentityService::WithRawCallbackMethod_ListIdentities<
-            v1::IdentityService::WithRawCallbackMethod_UpdateTokens<
-                v1::IdentityService::WithRawCallbackMethod_GetTokens<
-                    v1::IdentityService::WithRawCallbackMethod_DeleteIdentity<
-                        v1::IdentityService::Service>>>>>>;
-
-class IdentityServiceImpl final : public RawIdentityService {
+class IdentityServiceImpl {
  public:
-  explicit IdentityServiceImpl(storage::IdentityStore& store) : store_(store) {}
+  explicit IdentityServiceImpl(storage::IdentityStore& store)
+      : store_(store), service_(v1::IdentityService::service_full_name()) {}
 
-  grpc::ServerUnaryReactor* SignIn(grpc::CallbackServerContext* context,
-                                   const grpc::ByteBuffer* request,
-                                   grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetIdentity(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListIdentities(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* UpdateTokens(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetTokens(grpc::CallbackServerContext* context,
-                                      const grpc::ByteBuffer* request,
-                                      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* DeleteIdentity(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
+  // Registers every method of IdentityService with `server` (whose AddService adds it to
+  // `builder`).
+  void Register(RpcServer& server, grpc::ServerBuilder& builder);
+
+  void SignIn(UnaryCall<v1::SignInRequest, v1::SignInResponse>& call);
+  void GetIdentity(UnaryCall<v1::GetIdentityRequest, v1::AuthIdentity>& call);
+  void ListIdentities(UnaryCall<v1::ListIdentitiesRequest, v1::ListIdentitiesResponse>& call);
+  void UpdateTokens(UnaryCall<v1::UpdateTokensRequest, v1::AuthIdentity>& call);
+  void GetTokens(UnaryCall<v1::GetTokensRequest, v1::OAuthTokens>& call);
+  void DeleteIdentity(UnaryCall<v1::DeleteIdentityRequest, google::protobuf::Empty>& call);
 
  private:
   storage::IdentityStore& store_;
+  RawService service_;
 };
 
 }  // namespace firstsip::transport

@@ -1,48 +1,129 @@
-// How every unary RPC of ours is served. The services register their methods "raw" (bytes in,
-// bytes out) so that a request protobuf refuses is answered INVALID_ARGUMENT naming the field
-// (request_parser.h), instead of the bare UNIMPLEMENTED gRPC's typed handlers give. Serve()
-// parses the request into a UnaryCall and hands it to the method's handler; the handler validates
-// with the logic rules, starts the storage call, and the call finishes when the database answers,
-// on the pool's thread. No gRPC thread waits on PostgreSQL.
+// How every unary RPC of ours is served (rpc_server.h has the threads and queues). A UnaryCall
+// waits for one call of its method; when it arrives, the call parses its request (a request
+// protobuf refuses is answered INVALID_ARGUMENT naming the field, request_parser.h) and runs the
+// method's handler, which validates with the logic rules and starts the storage call. The call
+// finishes when the database answers, on the pool's thread. No thread waits on PostgreSQL.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "db/call_options.h"
 #include "grpcpp/grpcpp.h"
 #include "logic/validators.h"
 #include "transport/grpc_status.h"
 #include "transport/request_parser.h"
+#include "transport/rpc_server.h"
 
 namespace firstsip::transport {
 
-// One call in flight: owns its request and response, carries the call's deadline and a
-// cancellation that fires when gRPC cancels the call (caller gone, or deadline passed), so the
-// statement running for it is cancelled too. Deletes itself when gRPC is done with it.
-template <typename Request, typename Response>
-class UnaryCall final : public grpc::ServerUnaryReactor {
+// What every unary call shares, whatever its message types: the gRPC context, the request's
+// bytes, the responder, the deadline and cancellation handed to the database, and the
+// bookkeeping that deletes the call once gRPC is done with it.
+class UnaryCallBase {
  public:
-  UnaryCall(const grpc::CallbackServerContext& context, grpc::ByteBuffer* wire_response)
-      : options_{DeadlineOf(context), std::make_shared<db::Cancellation>()},
-        wire_response_(wire_response) {}
+  UnaryCallBase(const ServedMethod& method, ServingQueue& queue)
+      : method_(method), queue_(queue), arrived_(this), finished_(this), done_(this) {}
+  virtual ~UnaryCallBase() = default;
+  UnaryCallBase(const UnaryCallBase&) = delete;
+  UnaryCallBase& operator=(const UnaryCallBase&) = delete;
 
-  const Request& request() const { return request_; }
-  Request& mutable_request() { return request_; }
-  Response& response() { return response_; }
+  // Asks gRPC for the method's next call; this object then owns itself.
+  void AwaitCall() {
+    context_.AsyncNotifyWhenDone(&done_);
+    method_.service->RequestUnary(method_.index, &context_, &request_bytes_, &responder_,
+                                  queue_.queue.get(), &arrived_);
+  }
+
   const db::CallOptions& options() const { return options_; }
+  grpc::ServerContext& context() { return context_; }
 
-  // Answers the call: the response when `status` is OK, else `status` as a gRPC error. Any thread.
-  void Finish(const absl::Status& status) {
-    if (!status.ok()) return ServerUnaryReactor::Finish(ToGrpcStatus(status));
+ protected:
+  // The call arrived: parse `request_bytes()` and run the handler, which answers (Respond)
+  // exactly once, now or later, from any thread.
+  virtual void Start() = 0;
+  const grpc::ByteBuffer& request_bytes() const { return request_bytes_; }
+
+  // Sends `response` when `status` is OK, else `status` as a gRPC error. Any thread, once.
+  template <typename Response>
+  void Respond(const absl::Status& status, const Response& response) {
+    if (!status.ok()) return RespondError(ToGrpcStatus(status));
+    grpc::ByteBuffer bytes;
     bool own_buffer = false;
     grpc::Status serialized =
-        grpc::SerializationTraits<Response>::Serialize(response_, wire_response_, &own_buffer);
-    ServerUnaryReactor::Finish(serialized);
+        grpc::SerializationTraits<Response>::Serialize(response, &bytes, &own_buffer);
+    if (!serialized.ok()) return RespondError(serialized);
+    code_ = grpc::StatusCode::OK;
+    responder_.Finish(bytes, grpc::Status::OK, &finished_);
   }
+  void RespondError(const grpc::Status& status) {
+    code_ = status.error_code();
+    responder_.FinishWithError(status, &finished_);
+  }
+
+ private:
+  void OnArrived(bool ok) {
+    if (!ok) {  // the server is shutting down: this call never started
+      delete this;
+      return;
+    }
+    started_ = absl::Now();
+    method_.PostNext(queue_);
+    method_.tracker->Started();
+    options_ = db::CallOptions{DeadlineOf(context_), std::make_shared<db::Cancellation>()};
+    Start();
+  }
+  void OnFinished(bool /*ok*/) { Release(); }
+  void OnDone(bool /*ok*/) {
+    // The caller went away or its deadline passed: the statement running for it stops too.
+    if (context_.IsCancelled()) options_.cancellation->Cancel();
+    Release();
+  }
+  // Both the answer's and the call's completion come back on this call's queue thread, in
+  // either order; the second one ends the call.
+  void Release() {
+    if (--outstanding_ > 0) return;
+    method_.tracker->Finished(method_.path(), code_, absl::Now() - started_, context_);
+    delete this;
+  }
+
+  const ServedMethod& method_;
+  ServingQueue& queue_;
+  grpc::ServerContext context_;
+  grpc::ByteBuffer request_bytes_;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_{&context_};
+  db::CallOptions options_;
+  absl::Time started_;
+  // A call whose answer never reached gRPC was cancelled by its caller.
+  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
+  int outstanding_ = 2;  // the answer's completion and the call's
+  MemberEvent<UnaryCallBase, &UnaryCallBase::OnArrived> arrived_;
+  MemberEvent<UnaryCallBase, &UnaryCallBase::OnFinished> finished_;
+  MemberEvent<UnaryCallBase, &UnaryCallBase::OnDone> done_;
+};
+
+// One call of a method taking `Request` and answering `Response`: owns both messages.
+template <typename RequestT, typename ResponseT>
+class UnaryCall final : public UnaryCallBase {
+ public:
+  using Request = RequestT;
+  using Response = ResponseT;
+  using Handler = std::function<void(UnaryCall&)>;
+
+  UnaryCall(const ServedMethod& method, ServingQueue& queue, const Handler& handler)
+      : UnaryCallBase(method, queue), handler_(handler) {}
+
+  const Request& request() const { return request_; }
+  Response& response() { return response_; }
+
+  // Answers the call: the response when `status` is OK, else `status` as a gRPC error. Any thread.
+  void Finish(const absl::Status& status) { Respond(status, response_); }
 
   // A storage completion that moves the value into the response and finishes the call.
   auto FinishWithValue() {
@@ -57,47 +138,37 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
     return [this](const auto& result) { Finish(result.status()); };
   }
 
-  void OnCancel() override { options_.cancellation->Cancel(); }
-  void OnDone() override { delete this; }
-
  private:
+  void Start() override {
+    if (absl::Status parsed = ParseRequest(request_bytes(), request_); !parsed.ok()) {
+      return Finish(parsed);
+    }
+    handler_(*this);
+  }
+
+  const Handler& handler_;
   Request request_;
   Response response_;
-  db::CallOptions options_;
-  grpc::ByteBuffer* wire_response_;
 };
 
-// Serves one raw method: parses the request and, when it parses, runs `handler(call)`, which
-// must finish the call (now or later). Returns the call for gRPC to own.
-template <typename Request, typename Response, typename Handler>
-grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
-                                const grpc::ByteBuffer* wire_request,
-                                grpc::ByteBuffer* wire_response, Handler&& handler) {
-  auto* call = new UnaryCall<Request, Response>(*context, wire_response);
-  if (absl::Status parsed = ParseRequest(*wire_request, call->mutable_request()); !parsed.ok()) {
-    call->Finish(parsed);
-  } else {
-    std::forward<Handler>(handler)(*call);
-  }
-  return call;
+// Registers `handler` (a member of `owner` taking UnaryCall<Request, Response>&) for `method`.
+template <typename Owner, typename Request, typename Response>
+void HandleUnary(RpcServer& server, RawService& service, absl::string_view method, Owner* owner,
+                 void (Owner::*handler)(UnaryCall<Request, Response>&)) {
+  using Call = UnaryCall<Request, Response>;
+  server.Handle<Call>(service, method, typename Call::Handler([owner, handler](Call& call) {
+                        (owner->*handler)(call);
+                      }));
 }
 
-// Serves a method whose one rule is a positive id: the id `id_of` reads from the request is
-// validated as `field` (INVALID_ARGUMENT naming it), then `start(id, call)` runs.
-template <typename Request, typename Response, typename Start>
-grpc::ServerUnaryReactor* ServeById(grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* wire_request,
-                                    grpc::ByteBuffer* wire_response,
-                                    int64_t (Request::*id_of)() const, absl::string_view field,
-                                    Start start) {
-  return Serve<Request, Response>(
-      context, wire_request, wire_response, [&](UnaryCall<Request, Response>& call) {
-        const int64_t id = (call.request().*id_of)();
-        if (absl::Status valid = logic::ValidateId(id, field); !valid.ok()) {
-          return call.Finish(valid);
-        }
-        start(id, call);
-      });
+// For methods whose one rule is a positive id: the id `id_of` reads from the request is
+// validated as `field` (INVALID_ARGUMENT naming it), then `start(id)` runs.
+template <typename Call, typename Start>
+void ServeById(Call& call, int64_t (Call::Request::*id_of)() const, absl::string_view field,
+               Start start) {
+  const int64_t id = (call.request().*id_of)();
+  if (absl::Status valid = logic::ValidateId(id, field); !valid.ok()) return call.Finish(valid);
+  start(id);
 }
 
 }  // namespace firstsip::transport

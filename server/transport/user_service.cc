@@ -23,102 +23,86 @@ std::string ListFilter(const v1::ListUsersRequest& request) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
-                                                      const grpc::ByteBuffer* request,
-                                                      grpc::ByteBuffer* response) {
-  return Serve<v1::CreateUserRequest, v1::User>(context, request, response, [&](auto& call) {
-    absl::StatusOr<logic::NewUser> user = logic::PrepareNewUser(call.request().user());
-    if (!user.ok()) return call.Finish(user.status());
-    store_.Create(*user, call.options(), call.FinishWithValue());
+void UserServiceImpl::CreateUser(UnaryCall<v1::CreateUserRequest, v1::User>& call) {
+  absl::StatusOr<logic::NewUser> user = logic::PrepareNewUser(call.request().user());
+  if (!user.ok()) return call.Finish(user.status());
+  store_.Create(*user, call.options(), call.FinishWithValue());
+}
+
+void UserServiceImpl::GetUser(UnaryCall<v1::GetUserRequest, v1::User>& call) {
+  ServeById(call, &v1::GetUserRequest::id, "id", [&](int64_t id) {
+    store_.Get(id, call.request().show_deleted(), call.options(), call.FinishWithValue());
   });
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
-                                                   const grpc::ByteBuffer* request,
-                                                   grpc::ByteBuffer* response) {
-  return ServeById<v1::GetUserRequest, v1::User>(
-      context, request, response, &v1::GetUserRequest::id, "id", [&](int64_t id, auto& call) {
-        store_.Get(id, call.request().show_deleted(), call.options(), call.FinishWithValue());
-      });
+void UserServiceImpl::GetUserByEmail(UnaryCall<v1::GetUserByEmailRequest, v1::User>& call) {
+  const std::string& email = call.request().email();
+  if (absl::Status valid = logic::ValidateEmail(email, "email"); !valid.ok()) {
+    return call.Finish(valid);
+  }
+  store_.GetByEmail(email, call.options(), call.FinishWithValue());
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::GetUserByEmail(grpc::CallbackServerContext* context,
-                                                          const grpc::ByteBuffer* request,
-                                                          grpc::ByteBuffer* response) {
-  return Serve<v1::GetUserByEmailRequest, v1::User>(context, request, response, [&](auto& call) {
-    const std::string& email = call.request().email();
-    if (absl::Status valid = logic::ValidateEmail(email, "email"); !valid.ok()) {
-      return call.Finish(valid);
-    }
-    store_.GetByEmail(email, call.options(), call.FinishWithValue());
-  });
+void UserServiceImpl::ListUsers(UnaryCall<v1::ListUsersRequest, v1::ListUsersResponse>& call) {
+  const v1::ListUsersRequest& list = call.request();
+  absl::StatusOr<int> page_size = logic::NormalizePageSize(list.page_size());
+  if (!page_size.ok()) return call.Finish(page_size.status());
+  storage::UserListQuery query;
+  query.limit = *page_size + 1;  // one more than asked tells whether another page follows
+  query.show_deleted = list.show_deleted();
+  if (list.role() != v1::ROLE_UNSPECIFIED) {
+    absl::StatusOr<std::string> role = logic::RoleToStored(list.role(), "role");
+    if (!role.ok()) return call.Finish(role.status());
+    query.role = *role;
+  }
+  std::string filter = ListFilter(list);
+  if (!list.page_token().empty()) {
+    absl::StatusOr<int64_t> after =
+        logic::DecodePageToken(list.page_token(), kUsersCollection, filter);
+    if (!after.ok()) return call.Finish(after.status());
+    query.after_id = *after;
+  }
+  store_.List(query, call.options(),
+              [&call, limit = *page_size,
+               filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
+                if (!users.ok()) return call.Finish(users.status());
+                v1::ListUsersResponse& page = call.response();
+                page.set_next_page_token(logic::CutToPage(*users, limit, kUsersCollection, filter));
+                for (v1::User& user : *users) *page.add_users() = std::move(user);
+                call.Finish(absl::OkStatus());
+              });
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
-                                                     const grpc::ByteBuffer* request,
-                                                     grpc::ByteBuffer* response) {
-  return Serve<v1::ListUsersRequest, v1::ListUsersResponse>(
-      context, request, response, [&](auto& call) {
-        const v1::ListUsersRequest& list = call.request();
-        absl::StatusOr<int> page_size = logic::NormalizePageSize(list.page_size());
-        if (!page_size.ok()) return call.Finish(page_size.status());
-        storage::UserListQuery query;
-        query.limit = *page_size + 1;  // one more than asked tells whether another page follows
-        query.show_deleted = list.show_deleted();
-        if (list.role() != v1::ROLE_UNSPECIFIED) {
-          absl::StatusOr<std::string> role = logic::RoleToStored(list.role(), "role");
-          if (!role.ok()) return call.Finish(role.status());
-          query.role = *role;
-        }
-        std::string filter = ListFilter(list);
-        if (!list.page_token().empty()) {
-          absl::StatusOr<int64_t> after =
-              logic::DecodePageToken(list.page_token(), kUsersCollection, filter);
-          if (!after.ok()) return call.Finish(after.status());
-          query.after_id = *after;
-        }
-        store_.List(
-            query, call.options(),
-            [&call, limit = *page_size,
-             filter = std::move(filter)](absl::StatusOr<std::vector<v1::User>> users) {
-              if (!users.ok()) return call.Finish(users.status());
-              v1::ListUsersResponse& page = call.response();
-              page.set_next_page_token(logic::CutToPage(*users, limit, kUsersCollection, filter));
-              for (v1::User& user : *users) *page.add_users() = std::move(user);
-              call.Finish(absl::OkStatus());
-            });
-      });
+void UserServiceImpl::UpdateUser(UnaryCall<v1::UpdateUserRequest, v1::User>& call) {
+  const v1::UpdateUserRequest& update = call.request();
+  if (absl::Status id = logic::ValidateId(update.user().id(), "user.id"); !id.ok()) {
+    return call.Finish(id);
+  }
+  absl::StatusOr<logic::UserPatch> patch =
+      logic::PrepareUserPatch(update.user(), update.update_mask());
+  if (!patch.ok()) return call.Finish(patch.status());
+  store_.Update(update.user().id(), *patch, call.options(), call.FinishWithValue());
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
-                                                      const grpc::ByteBuffer* request,
-                                                      grpc::ByteBuffer* response) {
-  return Serve<v1::UpdateUserRequest, v1::User>(context, request, response, [&](auto& call) {
-    const v1::UpdateUserRequest& update = call.request();
-    if (absl::Status id = logic::ValidateId(update.user().id(), "user.id"); !id.ok()) {
-      return call.Finish(id);
-    }
-    absl::StatusOr<logic::UserPatch> patch =
-        logic::PrepareUserPatch(update.user(), update.update_mask());
-    if (!patch.ok()) return call.Finish(patch.status());
-    store_.Update(update.user().id(), *patch, call.options(), call.FinishWithValue());
-  });
+void UserServiceImpl::DeleteUser(UnaryCall<v1::DeleteUserRequest, v1::User>& call) {
+  ServeById(call, &v1::DeleteUserRequest::id, "id",
+            [&](int64_t id) { store_.Delete(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
-                                                      const grpc::ByteBuffer* request,
-                                                      grpc::ByteBuffer* response) {
-  return ServeById<v1::DeleteUserRequest, v1::User>(
-      context, request, response, &v1::DeleteUserRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Delete(id, call.options(), call.FinishWithValue()); });
+void UserServiceImpl::UndeleteUser(UnaryCall<v1::UndeleteUserRequest, v1::User>& call) {
+  ServeById(call, &v1::UndeleteUserRequest::id, "id",
+            [&](int64_t id) { store_.Undelete(id, call.options(), call.FinishWithValue()); });
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::UndeleteUser(grpc::CallbackServerContext* context,
-                                                        const grpc::ByteBuffer* request,
-                                                        grpc::ByteBuffer* response) {
-  return ServeById<v1::UndeleteUserRequest, v1::User>(
-      context, request, response, &v1::UndeleteUserRequest::id, "id",
-      [&](int64_t id, auto& call) { store_.Undelete(id, call.options(), call.FinishWithValue()); });
+void UserServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& builder) {
+  server.AddService(builder, service_);
+  HandleUnary(server, service_, "CreateUser", this, &UserServiceImpl::CreateUser);
+  HandleUnary(server, service_, "GetUser", this, &UserServiceImpl::GetUser);
+  HandleUnary(server, service_, "GetUserByEmail", this, &UserServiceImpl::GetUserByEmail);
+  HandleUnary(server, service_, "ListUsers", this, &UserServiceImpl::ListUsers);
+  HandleUnary(server, service_, "UpdateUser", this, &UserServiceImpl::UpdateUser);
+  HandleUnary(server, service_, "DeleteUser", this, &UserServiceImpl::DeleteUser);
+  HandleUnary(server, service_, "UndeleteUser", this, &UserServiceImpl::UndeleteUser);
 }
 
 }  // namespace firstsip::transport

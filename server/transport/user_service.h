@@ -1,51 +1,33 @@
-// UserService: each method parses its request (unary_call.h), validates it with the logic
-// rules and starts the storage call; the call finishes when the database answers.
+// UserService: each method validates its request with the logic rules and starts the storage
+// call; the call finishes when the database answers (unary_call.h).
 #pragma once
 
 #include "firstsip/v1/user.grpc.pb.h"
-#include "grpcpp/grpcpp.h"
 #include "storage/user_store.h"
+#include "transport/rpc_server.h"
+#include "transport/unary_call.h"
 
 namespace firstsip::transport {
 
-// Every method registered raw, so that Serve() parses the requests (see unary_call.h).
-using RawUserService = v1::UserService::WithRawCallbackMethod_CreateUser<
-    v1::UserService::WithRawCallbackMethod_GetUser<
-        v1::UserService::WithRawCallbackMethod_GetUserByEmail<
-            v1::UserService::WithRawCallbackMethod_ListUsers<
-                v1::UserService::WithRawCallbackMethod_UpdateUser<
-                    v1::UserService::WithRawCallbackMethod_DeleteUser<
-                        v1::UserService::WithRawCallbackMethod_UndeleteUser<
-                            v1::UserService::Service>>>>>>>;
-
-class UserServiceImpl final : public RawUserService {
+class UserServiceImpl {
  public:
-  explicit UserServiceImpl(storage::UserStore& store) : store_(store) {}
+  explicit UserServiceImpl(storage::UserStore& store)
+      : store_(store), service_(v1::UserService::service_full_name()) {}
 
-  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request,
-                                    grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetUserByEmail(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
-                                      const grpc::ByteBuffer* request,
-                                      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* UndeleteUser(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response) override;
+  // Registers every method of UserService with `server` (whose AddService adds it to `builder`).
+  void Register(RpcServer& server, grpc::ServerBuilder& builder);
+
+  void CreateUser(UnaryCall<v1::CreateUserRequest, v1::User>& call);
+  void GetUser(UnaryCall<v1::GetUserRequest, v1::User>& call);
+  void GetUserByEmail(UnaryCall<v1::GetUserByEmailRequest, v1::User>& call);
+  void ListUsers(UnaryCall<v1::ListUsersRequest, v1::ListUsersResponse>& call);
+  void UpdateUser(UnaryCall<v1::UpdateUserRequest, v1::User>& call);
+  void DeleteUser(UnaryCall<v1::DeleteUserRequest, v1::User>& call);
+  void UndeleteUser(UnaryCall<v1::UndeleteUserRequest, v1::User>& call);
 
  private:
   storage::UserStore& store_;
+  RawService service_;
 };
 
 }  // namespace firstsip::transport

@@ -1,0 +1,133 @@
+#include "transport/rpc_server.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace firstsip::transport {
+
+namespace {
+
+const google::protobuf::ServiceDescriptor& FindService(absl::string_view full_name) {
+  const google::protobuf::ServiceDescriptor* found =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(std::string(full_name));
+  if (found == nullptr) {
+    std::fprintf(stderr, "service %s is not linked in\n", std::string(full_name).c_str());
+    std::abort();
+  }
+  return *found;
+}
+
+}  // namespace
+
+RawService::RawService(absl::string_view full_name) : descriptor_(FindService(full_name)) {
+  const google::protobuf::ServiceDescriptor& descriptor = descriptor_;
+  paths_.reserve(static_cast<size_t>(descriptor.method_count()));
+  for (int i = 0; i < descriptor.method_count(); ++i) {
+    const google::protobuf::MethodDescriptor& method = *descriptor.method(i);
+    paths_.push_back(absl::StrCat("/", descriptor.full_name(), "/", method.name()));
+    grpc::internal::RpcMethod::RpcType type =
+        method.client_streaming()
+            ? (method.server_streaming() ? grpc::internal::RpcMethod::BIDI_STREAMING
+                                         : grpc::internal::RpcMethod::CLIENT_STREAMING)
+            : (method.server_streaming() ? grpc::internal::RpcMethod::SERVER_STREAMING
+                                         : grpc::internal::RpcMethod::NORMAL_RPC);
+    // No handler: served through the asynchronous API; raw: the request arrives as bytes.
+    AddMethod(new grpc::internal::RpcServiceMethod(paths_.back().c_str(), type, nullptr));
+    MarkMethodRaw(i);
+  }
+}
+
+int RawService::IndexOf(absl::string_view method) const {
+  for (int i = 0; i < descriptor_.method_count(); ++i) {
+    if (descriptor_.method(i)->name() == method) return i;
+  }
+  return -1;
+}
+
+void ServedMethod::PostNext(ServingQueue& queue) const {
+  std::lock_guard<std::mutex> lock(queue.mutex);
+  if (queue.accepting) post(*this, queue);
+}
+
+RpcServer::RpcServer(int threads, CallTracker& tracker)
+    : threads_(std::max(1, threads)), tracker_(tracker) {}
+
+RpcServer::~RpcServer() { Stop(); }
+
+void RpcServer::AddService(grpc::ServerBuilder& builder, RawService& service) {
+  builder.RegisterService(&service);
+  services_.push_back(&service);
+  if (!queues_.empty()) return;
+  for (int i = 0; i < threads_; ++i) {
+    auto serving = std::make_unique<ServingQueue>();
+    serving->queue = builder.AddCompletionQueue();
+    queues_.push_back(std::move(serving));
+  }
+}
+
+absl::Status RpcServer::Start() {
+  for (const ServedMethod& method : methods_) {
+    if (method.index < 0) {
+      return absl::InternalError(absl::StrCat("a handler names a method ",
+                                              method.service->descriptor().full_name(),
+                                              " does not have: ", method.method_name));
+    }
+  }
+  for (RawService* service : services_) {
+    for (int i = 0; i < service->descriptor().method_count(); ++i) {
+      bool handled = std::any_of(methods_.begin(), methods_.end(), [&](const ServedMethod& m) {
+        return m.service == service && m.index == i;
+      });
+      if (!handled) return absl::InternalError(absl::StrCat(service->path(i), " has no handler"));
+    }
+  }
+  started_ = true;
+  for (auto& queue : queues_) {
+    for (const ServedMethod& method : methods_) method.PostNext(*queue);
+  }
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    ServingQueue& queue = *queues_[i];
+    queue.thread = std::thread([this, &queue, i] {
+      pthread_setname_np(pthread_self(), absl::StrCat("fs-grpc-", i).c_str());
+      Drain(queue);
+    });
+  }
+  return absl::OkStatus();
+}
+
+void RpcServer::Drain(ServingQueue& queue) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue.queue->Next(&tag, &ok)) static_cast<CompletionEvent*>(tag)->OnComplete(ok);
+}
+
+void RpcServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& queue : queues_) {
+    {
+      std::lock_guard<std::mutex> lock(queue->mutex);
+      queue->accepting = false;
+    }
+    queue->queue->Shutdown();
+  }
+  for (auto& queue : queues_) {
+    if (queue->thread.joinable()) {
+      queue->thread.join();
+    } else if (!started_) {
+      // Never drained: a shut-down queue must still be emptied before it is destroyed.
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->queue->Next(&tag, &ok)) {
+      }
+    }
+  }
+}
+
+}  // namespace firstsip::transport

@@ -1,0 +1,161 @@
+// A server-streaming call on the asynchronous API (route_guide's ServerWriteReactor, on a
+// completion queue): one write in flight at a time, a bounded queue behind it, and the end
+// decided in one place. A caller that does not read never makes memory grow: when the queue is
+// full, the stream ends with RESOURCE_EXHAUSTED.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "transport/rpc_server.h"
+
+namespace firstsip::transport {
+
+class ServerStreamBase {
+ public:
+  ServerStreamBase(const ServedMethod& method, ServingQueue& queue, size_t max_queued)
+      : method_(method),
+        queue_(queue),
+        max_queued_(max_queued),
+        arrived_(this),
+        written_(this),
+        finished_(this),
+        done_(this) {}
+  virtual ~ServerStreamBase() = default;
+  ServerStreamBase(const ServerStreamBase&) = delete;
+  ServerStreamBase& operator=(const ServerStreamBase&) = delete;
+
+  // Asks gRPC for the method's next call; this object then owns itself.
+  void AwaitCall() {
+    context_.AsyncNotifyWhenDone(&done_);
+    method_.service->RequestServerStream(method_.index, &context_, &request_bytes_, &writer_,
+                                         queue_.queue.get(), &arrived_);
+  }
+
+  // Queues `message` for the caller. False when the stream is over, or its queue was full (the
+  // stream then ends with RESOURCE_EXHAUSTED). Any thread.
+  template <typename Message>
+  bool Send(const Message& message) {
+    grpc::ByteBuffer bytes;
+    bool own_buffer = false;
+    if (!grpc::SerializationTraits<Message>::Serialize(message, &bytes, &own_buffer).ok()) {
+      End(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize a stream message"));
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (end_.has_value() || done_seen_) return false;
+    if (pending_.size() >= max_queued_) {
+      pending_.clear();
+      end_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the caller is not reading fast enough; resume from the last message");
+      PumpLocked();
+      return false;
+    }
+    pending_.push_back(std::move(bytes));
+    PumpLocked();
+    return true;
+  }
+
+  // Ends the stream with `status` once what is queued has been written. Any thread; only the
+  // first end counts.
+  void End(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (end_.has_value()) return;
+    end_ = status;
+    PumpLocked();
+  }
+
+ protected:
+  // The call arrived: parse request_bytes() and start sending (or End).
+  virtual void Start() = 0;
+  // The call is over (ended, cancelled, or past its deadline): stop whatever feeds Send. Runs
+  // once, on the queue's thread; Send may still be called until it returns, and is ignored.
+  virtual void Closed() = 0;
+
+  const grpc::ByteBuffer& request_bytes() const { return request_bytes_; }
+  grpc::ServerContext& context() { return context_; }
+
+ private:
+  void OnArrived(bool ok) {
+    if (!ok) {  // the server is shutting down: this call never started
+      delete this;
+      return;
+    }
+    started_ = absl::Now();
+    method_.PostNext(queue_);
+    method_.tracker->Started();
+    Start();
+  }
+  void OnWritten(bool ok) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    writing_ = false;
+    if (!ok) pending_.clear();  // the call is gone; its end comes through OnDone
+    PumpLocked();
+    ReleaseLocked(lock);
+  }
+  void OnFinished(bool /*ok*/) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finish_completed_ = true;
+    ReleaseLocked(lock);
+  }
+  void OnDone(bool /*ok*/) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_seen_ = true;
+      pending_.clear();
+    }
+    Closed();
+    std::unique_lock<std::mutex> lock(mutex_);
+    ReleaseLocked(lock);
+  }
+
+  // Starts the next write, or the finish once nothing is left to write.
+  void PumpLocked() {
+    if (writing_ || finishing_ || done_seen_) return;
+    if (!pending_.empty()) {
+      writing_ = true;
+      writer_.Write(pending_.front(), &written_);  // gRPC keeps its own reference to the bytes
+      pending_.pop_front();
+    } else if (end_.has_value()) {
+      finishing_ = true;
+      writer_.Finish(*end_, &finished_);
+    }
+  }
+
+  // Deletes the stream once gRPC has handed back every tag it holds.
+  void ReleaseLocked(std::unique_lock<std::mutex>& lock) {
+    if (!done_seen_ || writing_ || (finishing_ && !finish_completed_)) return;
+    grpc::StatusCode code =
+        finishing_ ? end_->error_code() : grpc::StatusCode::CANCELLED;  // never ended by us
+    lock.unlock();
+    method_.tracker->Finished(method_.path(), code, absl::Now() - started_, context_);
+    delete this;
+  }
+
+  const ServedMethod& method_;
+  ServingQueue& queue_;
+  const size_t max_queued_;
+  grpc::ServerContext context_;
+  grpc::ByteBuffer request_bytes_;
+  grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_{&context_};
+  absl::Time started_;
+
+  std::mutex mutex_;
+  std::deque<grpc::ByteBuffer> pending_;  // guarded by mutex_; not yet handed to gRPC
+  std::optional<grpc::Status> end_;       // guarded by mutex_
+  bool writing_ = false;                  // guarded by mutex_
+  bool finishing_ = false;                // guarded by mutex_
+  bool finish_completed_ = false;         // guarded by mutex_
+  bool done_seen_ = false;                // guarded by mutex_
+
+  MemberEvent<ServerStreamBase, &ServerStreamBase::OnArrived> arrived_;
+  MemberEvent<ServerStreamBase, &ServerStreamBase::OnWritten> written_;
+  MemberEvent<ServerStreamBase, &ServerStreamBase::OnFinished> finished_;
+  MemberEvent<ServerStreamBase, &ServerStreamBase::OnDone> done_;
+};
+
+}  // namespace firstsip::transport
