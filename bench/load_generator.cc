@@ -1,6 +1,8 @@
 // firstsip-loadgen: drives one RPC at a fixed concurrency for a fixed time with gRPC's async
 // callback client API, and prints one line: rpc, concurrency, calls, errors, RPS, p50/p99/p999
-// latency in milliseconds. Each of `concurrency` slots keeps exactly one call in flight.
+// latency in milliseconds, and every call it completed including the warm-up's (to divide its
+// own CPU time by). Errors count from the warm-up on. Each of `concurrency` slots keeps exactly one
+// call in flight.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -42,6 +44,7 @@ struct Shared {
   Clock::time_point stop_at;
   std::atomic<int> running{0};
   std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> completed{0};  // warm-up included
   std::atomic<int64_t> request_counter{0};
   std::mutex mutex;
   std::condition_variable all_done;
@@ -97,17 +100,16 @@ class Slot {
 
   void OnDone(const grpc::Status& status) {
     Clock::time_point now = Clock::now();
-    if (now >= shared_.measure_from && now < shared_.stop_at) {
-      if (status.ok()) {
-        latencies_us_.push_back(static_cast<uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(now - started_).count()));
-      } else {
-        ++shared_.errors;
-        if (shared_.errors.load() <= 3) {
-          std::fprintf(stderr, "loadgen: %s: %d %s\n", shared_.rpc.c_str(), status.error_code(),
-                       status.error_message().c_str());
-        }
+    shared_.completed.fetch_add(1, std::memory_order_relaxed);
+    if (!status.ok()) {  // counted in the warm-up too: any failed call fails the benchmark
+      ++shared_.errors;
+      if (shared_.errors.load() <= 3) {
+        std::fprintf(stderr, "loadgen: %s: %d %s\n", shared_.rpc.c_str(), status.error_code(),
+                     status.error_message().c_str());
       }
+    } else if (now >= shared_.measure_from && now < shared_.stop_at) {
+      latencies_us_.push_back(static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - started_).count()));
     }
     if (now < shared_.stop_at) {
       Issue();
@@ -177,8 +179,9 @@ int main(int argc, char** argv) {
   }
   std::sort(all.begin(), all.end());
   double seconds = absl::GetFlag(FLAGS_seconds);
-  std::printf("%s\t%d\t%zu\t%lld\t%.0f\t%.3f\t%.3f\t%.3f\n", shared.rpc.c_str(), concurrency,
+  std::printf("%s\t%d\t%zu\t%lld\t%.0f\t%.3f\t%.3f\t%.3f\t%lld\n", shared.rpc.c_str(), concurrency,
               all.size(), static_cast<long long>(shared.errors.load()), all.size() / seconds,
-              Percentile(all, 0.50), Percentile(all, 0.99), Percentile(all, 0.999));
+              Percentile(all, 0.50), Percentile(all, 0.99), Percentile(all, 0.999),
+              static_cast<long long>(shared.completed.load()));
   return shared.errors.load() > 0 && all.empty() ? 1 : 0;
 }
