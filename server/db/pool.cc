@@ -399,17 +399,26 @@ void Pool::UpdateWatch(size_t index) {
     slot.registered_fd = -1;
   }
   if (fd < 0 || mask == 0) return;
+  // Called after every event and every batch sent: most of the time nothing changed, and the
+  // syscall is skipped. Not while connecting: libpq may then close the socket and open another
+  // under the same number (multi-host DSNs), which silently leaves epoll's set.
+  if (slot.registered_fd == fd && slot.registered_mask == mask &&
+      slot.connection.state() == Connection::State::kReady) {
+    return;
+  }
   epoll_event event{};
   event.events = mask;
   event.data.u64 = index;
-  if (slot.registered_fd == fd) {
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0) return;
+  if (slot.registered_fd == fd && epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0) {
+    slot.registered_mask = mask;
+    return;
   }
   // libpq may have closed and reopened the socket under the same number (multi-host DSNs).
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
   }
   slot.registered_fd = fd;
+  slot.registered_mask = mask;
 }
 
 int Pool::TimeoutMs(absl::Time now) const {

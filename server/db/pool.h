@@ -77,6 +77,7 @@ class Pool {
   struct Slot {
     Connection connection;
     int registered_fd = -1;
+    uint32_t registered_mask = 0;  // the events epoll watches on registered_fd
     int failures = 0;
     absl::Time next_attempt = absl::InfinitePast();
     absl::Time connect_deadline = absl::InfiniteFuture();

@@ -192,6 +192,7 @@ TEST_F(PoolTest, BoundsTheNumberOfWaitingRequests) {
   PoolOptions options;
   options.dsn = database_->dsn();
   options.size = 1;
+  options.pipeline_depth = 1;  // one statement running; the rest wait, up to the bound
   options.max_waiting = 5;
   Pool pool(options);
   ASSERT_TRUE(Run(pool, kBackendPid).ok());
