@@ -50,6 +50,34 @@ int RawService::IndexOf(absl::string_view method) const {
   return -1;
 }
 
+namespace {
+
+// The queue the current thread drains, if any.
+thread_local const ServingQueue* current_queue = nullptr;
+
+}  // namespace
+
+bool ServingQueue::IsCurrentThread() const { return current_queue == this; }
+
+void QueueMailbox::Post(absl::AnyInvocable<void() &&> task) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tasks_.push_back(std::move(task));
+  if (armed_) return;  // the alarm set for the tasks before this one takes it along
+  armed_ = true;
+  alarm_.Set(queue_, gpr_time_0(GPR_CLOCK_MONOTONIC), &fired_);
+}
+
+void QueueMailbox::OnFired(bool /*ok*/) {
+  // Also when the alarm was cancelled by the queue's shutdown: the tasks must run regardless.
+  std::vector<absl::AnyInvocable<void() &&>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks.swap(tasks_);
+    armed_ = false;
+  }
+  for (auto& task : tasks) std::move(task)();
+}
+
 void ServedMethod::PostNext(ServingQueue& queue) const {
   std::lock_guard<std::mutex> lock(queue.mutex);
   if (queue.accepting) post(*this, queue);
@@ -67,6 +95,7 @@ void RpcServer::AddService(grpc::ServerBuilder& builder, RawService& service) {
   for (int i = 0; i < threads_; ++i) {
     auto serving = std::make_unique<ServingQueue>();
     serving->queue = builder.AddCompletionQueue();
+    serving->mailbox = std::make_unique<QueueMailbox>(serving->queue.get());
     queues_.push_back(std::move(serving));
   }
 }
@@ -102,6 +131,7 @@ absl::Status RpcServer::Start() {
 }
 
 void RpcServer::Drain(ServingQueue& queue) {
+  current_queue = &queue;
   void* tag = nullptr;
   bool ok = false;
   while (queue.queue->Next(&tag, &ok)) static_cast<CompletionEvent*>(tag)->OnComplete(ok);

@@ -19,9 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/rpc_service_method.h"
 #include "grpcpp/impl/service_type.h"
@@ -83,13 +85,38 @@ class RawService final : public grpc::Service {
 class RpcServer;
 struct ServedMethod;
 
+// Work handed to a queue's thread from other threads, run there in batches: one wake-up of
+// the queue's thread for whatever arrived meanwhile (an alarm due at once is gRPC's way to
+// post to a completion queue).
+class QueueMailbox {
+ public:
+  explicit QueueMailbox(grpc::ServerCompletionQueue* queue) : queue_(queue), fired_(this) {}
+
+  // Runs `task` on the queue's thread. Any thread; never after the queue shut down.
+  void Post(absl::AnyInvocable<void() &&> task);
+
+ private:
+  void OnFired(bool ok);
+
+  grpc::ServerCompletionQueue* const queue_;
+  std::mutex mutex_;
+  std::vector<absl::AnyInvocable<void() &&>> tasks_;  // guarded by mutex_
+  bool armed_ = false;                                // guarded by mutex_
+  grpc::Alarm alarm_;
+  MemberEvent<QueueMailbox, &QueueMailbox::OnFired> fired_;
+};
+
 // One completion queue, its thread, and the rule that no call is requested on it once it is
 // shutting down (gRPC aborts on a request to a queue that is shut down).
 struct ServingQueue {
   std::unique_ptr<grpc::ServerCompletionQueue> queue;
+  std::unique_ptr<QueueMailbox> mailbox;
   std::mutex mutex;
   bool accepting = true;  // guarded by mutex
   std::thread thread;
+
+  // True on the thread that drains this queue.
+  bool IsCurrentThread() const;
 };
 
 // A method with its handler: `post` creates the object that waits for the method's next call

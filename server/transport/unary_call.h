@@ -51,8 +51,16 @@ class UnaryCallBase {
   const grpc::ByteBuffer& request_bytes() const { return request_bytes_; }
 
   // Sends `response` when `status` is OK, else `status` as a gRPC error. Any thread, once.
+  // From another thread (the database's), the answer is handed to this call's queue thread:
+  // gRPC then writes it from a thread that polls the connection, with the answers of the same
+  // batch, instead of from the database thread, where gRPC would hand part of the write to its
+  // executor threads and the database loop would carry every call's write.
   template <typename Response>
   void Respond(const absl::Status& status, const Response& response) {
+    if (!queue_.IsCurrentThread()) {
+      queue_.mailbox->Post([this, status, &response] { Respond(status, response); });
+      return;
+    }
     if (!status.ok()) return RespondError(ToGrpcStatus(status));
     grpc::ByteBuffer bytes;
     bool own_buffer = false;
