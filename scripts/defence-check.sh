@@ -99,7 +99,7 @@ mutant faults-migration-lock server/migrate/migrator.cc \
   's/if \(locked\) break;/if (locked || true) break;/' \
   build 'ThreeServersStartingTogether|ReplicasMigratingAtOnce'
 mutant faults-caller-cancel server/transport/unary_call.h \
-  's/void OnCancel\(\) override \{ options_.cancellation->Cancel\(\); \}/void OnCancel() override {}/' \
+  's/if \(context_.IsCancelled\(\)\) options_.cancellation->Cancel\(\);//' \
   build 'ACallerCancellationCancels'
 
 # Hostile input
@@ -128,7 +128,7 @@ mutant input-wire-varints server/transport/request_parser.cc \
   's/input.CurrentPosition\(\) - start <= 5/input.CurrentPosition() - start <= 10/' \
   build 'RequestParser'
 mutant input-gRPC-parse-status server/transport/unary_call.h \
-  's/call->Finish\(parsed\);/call->Finish(absl::UnimplementedError(""));/' build 'HostileInput'
+  's/return Finish\(parsed\);/return Finish(absl::UnimplementedError(""));/' build 'HostileInput'
 
 # Fuzzing: the page-token fuzzer alone must notice an unbound token.
 mutant fuzz-page-token server/logic/page_token.cc \
@@ -137,7 +137,7 @@ mutant fuzz-page-token server/logic/page_token.cc \
 
 # Sanitizers: bugs the ordinary build cannot see.
 mutant asan-leaked-call server/transport/unary_call.h \
-  's/void OnDone\(\) override \{ delete this; \}/void OnDone() override {}/' \
+  's/(method_.tracker->Finished\(method_.path\(\), code_, absl::Now\(\) - started_, context_\);)\n\s*delete this;/$1/' \
   build-asan '^e2e\.UserServiceTest'
 mutant tsan-unlocked-queue server/db/pool.cc \
   's/std::lock_guard<std::mutex> lock\(submit_mutex_\);\n(\s*)batch.swap\(submitted_\);/batch.swap(submitted_);/' \
