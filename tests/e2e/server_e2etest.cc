@@ -97,6 +97,65 @@ TEST_F(ServerTest, HealthStaysServingWhileARolloutMigratesAhead) {
       << "behind this binary's head is not current";
 }
 
+TEST_F(ServerTest, ReflectionDescribesTheHealthService) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  auto context = Context();
+  auto stream = stub->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_file_containing_symbol("grpc.health.v1.Health");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_FALSE(response.has_error_response()) << response.error_response().error_message();
+  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+}
+
+TEST_F(ServerTest, HealthCheckOfAnUnknownServiceIsNotFoundAndWatchSaysServiceUnknown) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  HealthCheckResponse response;
+  EXPECT_EQ(stub->Check(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  auto context = Context();
+  auto watch = stub->Watch(context.get(), request);
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVICE_UNKNOWN);
+}
+
+TEST_F(ServerTest, HealthWatchFollowsTheStatusAndEndsWithUnavailableAtShutdown) {
+  ASSERT_TRUE(EventuallyHealth(*channel_, HealthCheckResponse::SERVING));
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto watch = stub->Watch(&context, HealthCheckRequest());
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  auto connection = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET dirty = true").ok());
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING) << "a change is pushed";
+  ASSERT_TRUE((*connection)->ExecScript("UPDATE schema_migrations SET dirty = false").ok());
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  absl::Time signalled = absl::Now();
+  kill(server_->pid(), SIGTERM);
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(watch->Read(&response));
+  grpc::Status ended = watch->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  // The open stream must not hold the shutdown until its grace period runs out.
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(3)) << server_->output();
+}
+
 TEST_F(ServerTest, SigtermLetsInFlightCallsFinishThenExitsPromptly) {
   auto users = v1::UserService::NewStub(channel_);
   v1::CreateUserRequest create;
