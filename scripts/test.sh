@@ -34,8 +34,11 @@ if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
   echo "ThreadSanitizer: the database engine's tests"
   cmake -S . -B build-tsan -DFIRSTSIP_TSAN=ON -DFIRSTSIP_BUILD_BENCH=OFF >/dev/null
   cmake --build build-tsan -j"$(nproc)" --target pg_tests >/dev/null
+  # Not the content codec's tests: protobuf's map_field.h gives MapFieldBase extra members
+  # under ThreadSanitizer, while Debian's libprotobuf is built without it, so code of ours that
+  # fills a google.protobuf.Struct's map crashes in this build only. The codec has no threads.
   ctest --test-dir build-tsan --output-on-failure -j"$(nproc)" -R '^(postgres|pg)\.' \
-    | tail -n 3
+    -E 'ContentJson' | tail -n 3
 fi
 
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
