@@ -137,7 +137,7 @@ mutant fuzz-page-token server/logic/page_token.cc \
 
 # Sanitizers: bugs the ordinary build cannot see.
 mutant asan-leaked-call server/transport/unary_call.h \
-  's/(method_.tracker->Finished\(method_.path\(\), code_, absl::Now\(\) - started_, context_\);)\n\s*delete this;/$1/' \
+  's/(Ended\(code_\);)\n\s*delete this;/$1/' \
   build-asan '^e2e\.UserServiceTest'
 mutant tsan-unlocked-queue server/db/pool.cc \
   's/std::lock_guard<std::mutex> lock\(submit_mutex_\);\n(\s*)batch.swap\(submitted_\);/batch.swap(submitted_);/' \

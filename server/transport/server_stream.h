@@ -11,23 +11,21 @@
 
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "transport/incoming_call.h"
 #include "transport/rpc_server.h"
 
 namespace firstsip::transport {
 
-class ServerStreamBase {
+class ServerStreamBase : public IncomingCall {
  public:
   ServerStreamBase(const ServedMethod& method, ServingQueue& queue, size_t max_queued)
-      : method_(method),
-        queue_(queue),
+      : IncomingCall(method, queue),
         max_queued_(max_queued),
         arrived_(this),
         written_(this),
         finished_(this),
         done_(this) {}
   virtual ~ServerStreamBase() = default;
-  ServerStreamBase(const ServerStreamBase&) = delete;
-  ServerStreamBase& operator=(const ServerStreamBase&) = delete;
 
   // Asks gRPC for the method's next call; this object then owns itself.
   void AwaitCall() {
@@ -76,18 +74,12 @@ class ServerStreamBase {
   // once, on the queue's thread; Send may still be called until it returns, and is ignored.
   virtual void Closed() = 0;
 
-  const grpc::ByteBuffer& request_bytes() const { return request_bytes_; }
-  grpc::ServerContext& context() { return context_; }
-
  private:
   void OnArrived(bool ok) {
-    if (!ok) {  // the server is shutting down: this call never started
+    if (!Arrived(ok)) {
       delete this;
       return;
     }
-    started_ = absl::Now();
-    method_.PostNext(queue_);
-    method_.tracker->Started();
     Start();
   }
   void OnWritten(bool ok) {
@@ -132,17 +124,12 @@ class ServerStreamBase {
     grpc::StatusCode code =
         finishing_ ? end_->error_code() : grpc::StatusCode::CANCELLED;  // never ended by us
     lock.unlock();
-    method_.tracker->Finished(method_.path(), code, absl::Now() - started_, context_);
+    Ended(code);
     delete this;
   }
 
-  const ServedMethod& method_;
-  ServingQueue& queue_;
   const size_t max_queued_;
-  grpc::ServerContext context_;
-  grpc::ByteBuffer request_bytes_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_{&context_};
-  absl::Time started_;
 
   std::mutex mutex_;
   std::deque<grpc::ByteBuffer> pending_;  // guarded by mutex_; not yet handed to gRPC

@@ -18,21 +18,20 @@
 #include "grpcpp/grpcpp.h"
 #include "logic/validators.h"
 #include "transport/grpc_status.h"
+#include "transport/incoming_call.h"
 #include "transport/request_parser.h"
 #include "transport/rpc_server.h"
 
 namespace firstsip::transport {
 
-// What every unary call shares, whatever its message types: the gRPC context, the request's
-// bytes, the responder, the deadline and cancellation handed to the database, and the
-// bookkeeping that deletes the call once gRPC is done with it.
-class UnaryCallBase {
+// What every unary call shares, whatever its message types: the responder, the deadline and
+// cancellation handed to the database, and the bookkeeping that deletes the call once gRPC is
+// done with it.
+class UnaryCallBase : public IncomingCall {
  public:
   UnaryCallBase(const ServedMethod& method, ServingQueue& queue)
-      : method_(method), queue_(queue), arrived_(this), finished_(this), done_(this) {}
+      : IncomingCall(method, queue), arrived_(this), finished_(this), done_(this) {}
   virtual ~UnaryCallBase() = default;
-  UnaryCallBase(const UnaryCallBase&) = delete;
-  UnaryCallBase& operator=(const UnaryCallBase&) = delete;
 
   // Asks gRPC for the method's next call; this object then owns itself.
   void AwaitCall() {
@@ -42,13 +41,11 @@ class UnaryCallBase {
   }
 
   const db::CallOptions& options() const { return options_; }
-  grpc::ServerContext& context() { return context_; }
 
  protected:
   // The call arrived: parse `request_bytes()` and run the handler, which answers (Respond)
   // exactly once, now or later, from any thread.
   virtual void Start() = 0;
-  const grpc::ByteBuffer& request_bytes() const { return request_bytes_; }
 
   // Sends `response` when `status` is OK, else `status` as a gRPC error. Any thread, once.
   // From another thread (the database's), the answer is handed to this call's queue thread:
@@ -77,13 +74,10 @@ class UnaryCallBase {
 
  private:
   void OnArrived(bool ok) {
-    if (!ok) {  // the server is shutting down: this call never started
+    if (!Arrived(ok)) {
       delete this;
       return;
     }
-    started_ = absl::Now();
-    method_.PostNext(queue_);
-    method_.tracker->Started();
     options_ = db::CallOptions{DeadlineOf(context_), std::make_shared<db::Cancellation>()};
     Start();
   }
@@ -97,17 +91,12 @@ class UnaryCallBase {
   // either order; the second one ends the call.
   void Release() {
     if (--outstanding_ > 0) return;
-    method_.tracker->Finished(method_.path(), code_, absl::Now() - started_, context_);
+    Ended(code_);
     delete this;
   }
 
-  const ServedMethod& method_;
-  ServingQueue& queue_;
-  grpc::ServerContext context_;
-  grpc::ByteBuffer request_bytes_;
   grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_{&context_};
   db::CallOptions options_;
-  absl::Time started_;
   // A call whose answer never reached gRPC was cancelled by its caller.
   grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
   int outstanding_ = 2;  // the answer's completion and the call's
