@@ -1,5 +1,5 @@
 // UserService through gRPC against the real server and a real PostgreSQL: every behaviour and
-// error code API.md lists for it.
+// error code the contract lists for it.
 #include <atomic>
 #include <barrier>
 #include <set>
