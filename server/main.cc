@@ -35,6 +35,7 @@
 #include "crypto/token_cipher.h"
 #include "db/blocking_connection.h"
 #include "db/dsn.h"
+#include "db/notification_listener.h"
 #include "db/pool.h"
 #include "dev/seed_dev.h"
 #include "firstsip/v1/briefing.grpc.pb.h"
@@ -45,7 +46,11 @@
 #include "grpcpp/grpcpp.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
+#include "push/change_feed.h"
+#include "push/change_pruner.h"
+#include "push/claim_waiters.h"
 #include "storage/briefing_store.h"
+#include "storage/change_store.h"
 #include "storage/identity_store.h"
 #include "storage/user_store.h"
 #include "transport/briefing_service.h"
@@ -88,6 +93,9 @@ ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
           "on SIGTERM, how long in-flight calls may finish (env FIRSTSIP_SHUTDOWN_GRACE)");
 ABSL_FLAG(absl::Duration, health_interval, kDefaults.health_interval,
           "how often health probes the database (env FIRSTSIP_HEALTH_INTERVAL)");
+ABSL_FLAG(absl::Duration, change_retention, kDefaults.change_retention,
+          "how long the change feed keeps briefing changes; WatchBriefings resume tokens older "
+          "than this are OUT_OF_RANGE (env FIRSTSIP_CHANGE_RETENTION)");
 ABSL_FLAG(
     std::string, encryption_key_file, "",
     "file holding the base64 AES-256 key (env FIRSTSIP_ENCRYPTION_KEY_FILE); otherwise the "
@@ -133,6 +141,7 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"migrate_lock_timeout", "FIRSTSIP_MIGRATE_LOCK_TIMEOUT"},
     {"shutdown_grace", "FIRSTSIP_SHUTDOWN_GRACE"},
     {"health_interval", "FIRSTSIP_HEALTH_INTERVAL"},
+    {"change_retention", "FIRSTSIP_CHANGE_RETENTION"},
     {"encryption_key_file", "FIRSTSIP_ENCRYPTION_KEY_FILE"},
     {"rotate_batch_size", "FIRSTSIP_ROTATE_BATCH_SIZE"},
     {"metrics_listen", "FIRSTSIP_METRICS_LISTEN"},
@@ -196,6 +205,7 @@ app::Options OptionsFromFlags() {
   options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
+  options.change_retention = absl::GetFlag(FLAGS_change_retention);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.encryption_key_file = absl::GetFlag(FLAGS_encryption_key_file);
   options.rotate_batch_size = absl::GetFlag(FLAGS_rotate_batch_size);
@@ -287,8 +297,8 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   storage::IdentityStore identity_store(pool, cipher);
   transport::UserServiceImpl user_service(user_store);
   storage::BriefingStore briefing_store(pool);
+  storage::ChangeStore change_store(pool);
   transport::IdentityServiceImpl identity_service(identity_store);
-  transport::BriefingServiceImpl briefing_service(briefing_store);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   transport::Metrics metrics;
@@ -307,6 +317,39 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
     LogInfo(absl::StrCat("metrics on http://", host, ":", ports.empty() ? 0 : ports.front(),
                          "/metrics"));
   }
+
+  // Push: waiting claims, and the change feed that one LISTEN connection feeds. The waiters ask
+  // the database when the next lease runs out (the lambda runs only once they exist).
+  push::ClaimWaiters claim_waiters([&claim_waiters, &change_store] {
+    change_store.NextLeaseExpiry(
+        db::CallOptions::WithDeadline(absl::Now() + absl::Seconds(5)),
+        [&claim_waiters](absl::StatusOr<std::optional<absl::Time>> expiry) {
+          if (expiry.ok() && expiry->has_value()) claim_waiters.LeaseTaken(**expiry);
+        });
+  });
+  push::ChangeFeed feed(&claim_waiters, [&metrics](absl::Duration lag) {
+    metrics.NotifyLag(absl::ToDoubleSeconds(lag));
+  });
+  db::ListenerOptions listener_options;
+  listener_options.dsn = options.database_url;
+  listener_options.channel = FIRSTSIP_CHANGES_CHANNEL;
+  db::ListenerHandler listener_handler;
+  listener_handler.listening = [&feed] { feed.OnListening(); };
+  listener_handler.notified = [&feed](absl::string_view payload) { feed.OnNotification(payload); };
+  listener_handler.lost = [&feed](const absl::Status& why) { feed.OnLost(why); };
+  db::NotificationListener listener(listener_options, std::move(listener_handler));
+  // The database just answered the migrations, so LISTEN is a moment away: wait for it, so a
+  // server that says "serving" can serve watches too (until then they are UNAVAILABLE).
+  for (absl::Time until = absl::Now() + absl::Seconds(5);
+       !listener.listening() && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  if (!listener.listening()) {
+    LogWarning("change feed not listening yet: WatchBriefings answers UNAVAILABLE until it is");
+  }
+  transport::BriefingServiceImpl briefing_service(
+      briefing_store, claim_waiters, transport::WatchServices{&feed, &change_store, &metrics});
+  push::ChangePruner pruner(change_store, options.change_retention);
 
   grpc::ServerBuilder builder;
   transport::CallTracker calls(&metrics);
@@ -352,10 +395,13 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   sigwait(&shutdown_signals, &received);
   LogInfo(absl::StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT",
                        ": draining in-flight calls"));
-  // Order matters: report NOT_SERVING, stop accepting and let in-flight calls finish (they
-  // need the pool), then close the pool (its loop answers whatever is left), and only then
-  // the completion queues, which carry those answers' completions.
+  // Order matters: report NOT_SERVING; end the watch streams (UNAVAILABLE: callers resume on
+  // another replica) and the waiting claims (with nothing); stop accepting and let in-flight
+  // calls finish (they need the pool), then close the pool (its loop answers whatever is
+  // left), and only then the completion queues, which carry those answers' completions.
   health.Stop();
+  feed.Shutdown();
+  claim_waiters.Shutdown();
   absl::Time give_up = absl::Now() + options.shutdown_grace;
   std::atomic<bool> drained{false};
   std::thread drain([&] {
@@ -372,6 +418,8 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   }
   drain.join();
   server->Wait();
+  pruner.Stop();
+  listener.Stop();
   pool.Stop();
   for (int i = 0; i < 500 && calls.in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
   rpc.Stop();

@@ -37,6 +37,9 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.health_interval < absl::Milliseconds(50)) {
     return invalid("health-interval", "must be at least 50ms");
   }
+  if (options.change_retention < absl::Minutes(1)) {
+    return invalid("change-retention", "must be at least 1m, e.g. 168h");
+  }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return invalid("tls-cert", "--tls-cert and --tls-key go together");
   }

@@ -25,6 +25,9 @@ struct Options {
   absl::Duration migrate_lock_timeout = absl::Minutes(2);
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_interval = absl::Seconds(1);
+  // How long the change feed keeps changes: a WatchBriefings resume token older than this is
+  // OUT_OF_RANGE.
+  absl::Duration change_retention = absl::Hours(24 * 7);
   // A file holding the base64 key (e.g. a Kubernetes secret mount); else ENCRYPTION_KEY.
   std::string encryption_key_file;
   int rotate_batch_size = 500;

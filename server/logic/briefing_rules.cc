@@ -106,6 +106,17 @@ absl::StatusOr<absl::Duration> LeaseFrom(const google::protobuf::Duration& lease
   return duration;
 }
 
+absl::StatusOr<absl::Duration> ClaimWaitFrom(const google::protobuf::Duration& wait, bool has_wait,
+                                             absl::string_view field) {
+  if (!has_wait) return absl::ZeroDuration();
+  absl::Duration duration = absl::Seconds(wait.seconds()) + absl::Nanoseconds(wait.nanos());
+  if (duration < absl::ZeroDuration() || duration > kMaxClaimWait) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be between 0 (answer at once) and 5m"));
+  }
+  return duration;
+}
+
 absl::StatusOr<std::optional<std::string>> RequestIdFrom(absl::string_view request_id,
                                                          absl::string_view field) {
   if (request_id.empty()) return std::optional<std::string>();

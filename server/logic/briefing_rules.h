@@ -22,6 +22,7 @@ inline constexpr size_t kMaxRequestIdLength = 128;
 inline constexpr size_t kMaxErrorMessageLength = 4096;
 inline constexpr absl::Duration kDefaultLease = absl::Minutes(5);
 inline constexpr absl::Duration kMaxLease = absl::Hours(24);
+inline constexpr absl::Duration kMaxClaimWait = absl::Minutes(5);
 
 // Stored status text <-> enum. StatusToStored fails on UNSPECIFIED and unknown numbers.
 absl::StatusOr<std::string> StatusToStored(v1::BriefingStatus status, absl::string_view field);
@@ -40,6 +41,11 @@ absl::StatusOr<std::string> ContentToJson(const google::protobuf::Struct& conten
 // Unset or zero: 5 minutes. Negative or above 24 h: INVALID_ARGUMENT.
 absl::StatusOr<absl::Duration> LeaseFrom(const google::protobuf::Duration& lease, bool has_lease,
                                          absl::string_view field);
+
+// How long ClaimNextBriefing waits for work: unset or zero answers at once; negative or above
+// 5 minutes: INVALID_ARGUMENT.
+absl::StatusOr<absl::Duration> ClaimWaitFrom(const google::protobuf::Duration& wait, bool has_wait,
+                                             absl::string_view field);
 
 // Empty means "no idempotency key"; otherwise 1 to 128 bytes of text.
 absl::StatusOr<std::optional<std::string>> RequestIdFrom(absl::string_view request_id,

@@ -1,7 +1,6 @@
 // Keyset pagination: page sizes and opaque page tokens bound to the request that issued them.
-// A token carries the last row's key and a digest over (collection, filter, key); a token used
-// with another collection or filter, or altered, fails the digest. The digest detects misuse,
-// not forgery: a forged token could only move a caller's own listing to another starting key.
+// A token carries the last row's key, bound to (collection, filter) (bound_token.h): a token
+// used with another collection or filter, or altered, is refused.
 #pragma once
 
 #include <cstdint>

@@ -13,27 +13,29 @@ namespace {
 
 constexpr int kCreateAttempts = 3;
 
-// A status transition as one statement: the UPDATE only matches a live briefing in the
-// starting status (its WHERE is re-checked on the newest row version, so concurrent
-// transitions cannot both win); when nothing changed, the second branch reports the current
-// row so the caller can name its status. `extra` may add data-modifying CTEs after `changed`.
-#define FIRSTSIP_TRANSITION(set, from, extra)                             \
-  "WITH changed AS (UPDATE briefings SET " set                            \
-  ", update_time = now() "                                                \
-  "WHERE id = $1 AND delete_time IS NULL AND " from " RETURNING *)" extra \
-  " "                                                                     \
-  "SELECT 'changed' AS outcome, " FIRSTSIP_BRIEFING_COLUMNS               \
-  " FROM changed b "                                                      \
-  "UNION ALL "                                                            \
-  "SELECT 'unchanged', " FIRSTSIP_BRIEFING_COLUMNS                        \
-  " FROM briefings b "                                                    \
+// A status transition as one statement. `target` locks the briefing only when it is live and
+// in the starting status (FOR UPDATE re-checks the WHERE on the newest row version, so
+// concurrent transitions cannot both win); then the owner's change_seq is bumped and the
+// briefing updated. When nothing changed, the second branch reports the current row so the
+// caller can name its status.
+#define FIRSTSIP_TRANSITION(set, from, user_set, kind) \
+  "WITH target AS (SELECT id, user_id FROM briefings WHERE id = $1 AND delete_time IS NULL " \
+  "AND " from " FOR UPDATE), " FIRSTSIP_BUMP_CHANGE_SEQ(user_set, "", kind) ", "             \
+  "changed AS (UPDATE briefings b SET " set                                                  \
+  ", update_time = now() FROM bump WHERE b.id = $1 RETURNING b.*), "                         \
+  FIRSTSIP_LOG_CHANGE("changed") " "                                                         \
+  "SELECT 'changed' AS outcome, " FIRSTSIP_BRIEFING_COLUMNS                                  \
+  " FROM changed b "                                                                         \
+  "UNION ALL "                                                                               \
+  "SELECT 'unchanged', " FIRSTSIP_BRIEFING_COLUMNS                                           \
+  " FROM briefings b "                                                                       \
   "WHERE b.id = $1 AND b.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM changed)"
 
 constexpr db::Query kStartBriefing{
     "briefings_start",
     FIRSTSIP_TRANSITION(
         "status = 'processing', lease_expire_time = now() + " FIRSTSIP_MICROS_INTERVAL("$2"),
-        "status = 'pending'", "")};
+        "status = 'pending'", "", FIRSTSIP_LEASED_KIND("$2"))};
 
 // The user's last_briefing_at moves in the same statement, hence the same transaction. Content
 // goes to the jsonb column only; content_proto is left as it is (NULL: a briefing is completed
@@ -41,27 +43,29 @@ constexpr db::Query kStartBriefing{
 constexpr db::Query kCompleteBriefing{
     "briefings_complete",
     FIRSTSIP_TRANSITION("status = 'completed', content = $2::jsonb, lease_expire_time = NULL",
-                        "status = 'processing'",
-                        ", stamped AS (UPDATE users u SET last_briefing_at = now() FROM changed c "
-                        "WHERE u.id = c.user_id)")};
+                        "status = 'processing'", ", last_briefing_at = now()", "'x'")};
 
 constexpr db::Query kFailBriefing{
     "briefings_fail",
     FIRSTSIP_TRANSITION("status = 'failed', error_message = $2, lease_expire_time = NULL",
-                        "status = 'processing'", "")};
+                        "status = 'processing'", "", "'x'")};
 
-// read_at is set once: a second call keeps the first time.
+// read_at is set once: a briefing already read is not changed (and nothing is announced).
 constexpr db::Query kMarkBriefingRead{
     "briefings_mark_read",
-    FIRSTSIP_TRANSITION("read_at = coalesce(read_at, now())", "status = 'completed'", "")};
+    FIRSTSIP_TRANSITION("read_at = now()", "status = 'completed' AND read_at IS NULL", "", "'x'")};
 
 constexpr db::Query kGetBriefing{"briefings_get",
                                  "SELECT " FIRSTSIP_BRIEFING_COLUMNS
                                  " FROM briefings b WHERE b.id = $1 AND b.delete_time IS NULL"};
 
-constexpr db::Query kDeleteBriefing{"briefings_delete",
-                                    "UPDATE briefings SET delete_time = now(), update_time = now() "
-                                    "WHERE id = $1 AND delete_time IS NULL"};
+constexpr db::Query kDeleteBriefing{
+    "briefings_delete",
+    "WITH target AS (SELECT id, user_id FROM briefings WHERE id = $1 AND delete_time IS NULL "
+    "FOR UPDATE), " FIRSTSIP_BUMP_CHANGE_SEQ("", "", "'x'") ", "
+    "changed AS (UPDATE briefings b SET delete_time = now(), update_time = now() "
+    "FROM bump WHERE b.id = $1 RETURNING b.*), " FIRSTSIP_LOG_CHANGE("changed") " "
+    "SELECT id FROM changed"};
 
 absl::Status BriefingNotFound(int64_t id) {
   return absl::NotFoundError(absl::StrCat("briefing ", id, " not found"));
@@ -105,7 +109,7 @@ void BriefingStore::Get(int64_t id, const db::CallOptions& call, Done<v1::Briefi
 }
 
 void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& call,
-                         Done<std::vector<v1::Briefing>> done) {
+                         Done<BriefingPage> done) {
   db::Params params;
   params.Add(query.user_id)
       .Add(query.before_id.value_or(std::numeric_limits<int64_t>::max()))
@@ -119,23 +123,31 @@ void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& 
         if (result->rows() == 0) {
           return std::move(done)(absl::NotFoundError(absl::StrCat("user ", user_id, " not found")));
         }
-        if (result->IsNull(0, result->Column("id"))) {
-          return std::move(done)(std::vector<v1::Briefing>());
+        BriefingPage page;
+        absl::StatusOr<int64_t> change_seq = result->Int64(0, result->Column("user_change_seq"));
+        if (!change_seq.ok()) return std::move(done)(change_seq.status());
+        page.change_seq = *change_seq;
+        if (!result->IsNull(0, result->Column("id"))) {
+          absl::StatusOr<std::vector<v1::Briefing>> briefings = BriefingsFromResult(*result);
+          if (!briefings.ok()) return std::move(done)(briefings.status());
+          page.briefings = *std::move(briefings);
         }
-        std::move(done)(BriefingsFromResult(*result));
+        std::move(done)(std::move(page));
       });
 }
 
 void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params params,
-                               const char* rpc, v1::BriefingStatus from,
+                               const char* rpc, v1::BriefingStatus from, bool unchanged_ok,
                                const db::CallOptions& call, Done<v1::Briefing> done) {
   pool_.Execute(query, std::move(params), call,
-                [id, rpc, from, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                [id, rpc, from, unchanged_ok,
+                 done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   absl::StatusOr<v1::Briefing> briefing =
                       FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
                   if (!briefing.ok()) return std::move(done)(briefing.status());
-                  if (result->Text(0, result->Column("outcome")) != "changed") {
+                  const bool changed = result->Text(0, result->Column("outcome")) == "changed";
+                  if (!changed && !(unchanged_ok && briefing->status() == from)) {
                     return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
                         "briefing ", briefing->id(), " is ", logic::StatusName(briefing->status()),
                         "; ", rpc, " needs ", logic::StatusName(from))));
@@ -148,7 +160,7 @@ void BriefingStore::Start(int64_t id, const db::CallOptions& call, Done<v1::Brie
   db::Params params;
   params.Add(id).Add(absl::ToInt64Microseconds(logic::kDefaultLease));
   Transition(kStartBriefing, id, std::move(params), "StartBriefing", v1::BRIEFING_STATUS_PENDING,
-             call, std::move(done));
+             false, call, std::move(done));
 }
 
 void BriefingStore::Complete(int64_t id, const std::string& content_json,
@@ -156,7 +168,7 @@ void BriefingStore::Complete(int64_t id, const std::string& content_json,
   db::Params params;
   params.Add(id).Add(content_json);
   Transition(kCompleteBriefing, id, std::move(params), "CompleteBriefing",
-             v1::BRIEFING_STATUS_PROCESSING, call, std::move(done));
+             v1::BRIEFING_STATUS_PROCESSING, false, call, std::move(done));
 }
 
 void BriefingStore::Fail(int64_t id, const std::string& error_message, const db::CallOptions& call,
@@ -164,14 +176,14 @@ void BriefingStore::Fail(int64_t id, const std::string& error_message, const db:
   db::Params params;
   params.Add(id).Add(error_message);
   Transition(kFailBriefing, id, std::move(params), "FailBriefing", v1::BRIEFING_STATUS_PROCESSING,
-             call, std::move(done));
+             false, call, std::move(done));
 }
 
 void BriefingStore::MarkRead(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id);
   Transition(kMarkBriefingRead, id, std::move(params), "MarkBriefingRead",
-             v1::BRIEFING_STATUS_COMPLETED, call, std::move(done));
+             v1::BRIEFING_STATUS_COMPLETED, true, call, std::move(done));
 }
 
 void BriefingStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
@@ -180,7 +192,7 @@ void BriefingStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> d
   pool_.Execute(kDeleteBriefing, std::move(params), call,
                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
-                  if (result->affected_rows() == 0) return std::move(done)(BriefingNotFound(id));
+                  if (result->rows() == 0) return std::move(done)(BriefingNotFound(id));
                   std::move(done)(true);
                 });
 }

@@ -1,5 +1,11 @@
 // Storage for briefings: every status transition is one conditional UPDATE … RETURNING (never
 // read-then-write), and the worker queue claims with FOR UPDATE SKIP LOCKED.
+//
+// Every statement that changes a briefing also feeds WatchBriefings (migration 000005): it
+// bumps the owner's users.change_seq, logs the briefing's new state in briefing_changes under
+// the new value and queues a NOTIFY, all in the same statement. Locks are always taken briefing
+// first, then user (a create has no briefing to lock), so two changes never wait on each other in a
+// cycle.
 #pragma once
 
 #include <cstdint>
@@ -14,17 +20,49 @@
 #include "storage/done.h"
 #include "storage/rows.h"
 
+// The channel every change to a briefing is announced on (push/change_feed.h reads it).
+#define FIRSTSIP_CHANGES_CHANNEL "firstsip_briefing_changes"
+
+// The change feed's part of a statement that changes a briefing. `target` (columns id, user_id)
+// holds the briefing about to change, already locked, or no row when nothing will change.
+// `bump` then bumps the owner's change_seq (plus `user_set`, more assignments to the user, and
+// `where`, more conditions on it), queues the notification "<user_id> <change_seq> <sent_us>
+// <kind>" (delivered at commit, so never for a change rolled back) and returns briefing_id,
+// user_id and the new change_seq. The statement changes the briefing only when `bump` has a
+// row, then logs the new state with FIRSTSIP_LOG_CHANGE.
+#define FIRSTSIP_BUMP_CHANGE_SEQ(user_set, where, kind)                \
+  "bump AS (UPDATE users u SET change_seq = u.change_seq + 1" user_set \
+  " FROM target t "                                                    \
+  "WHERE u.id = t.user_id" where                                       \
+  " RETURNING t.id AS briefing_id, u.id AS user_id, "                  \
+  "u.change_seq, pg_notify('" FIRSTSIP_CHANGES_CHANNEL                 \
+  "', u.id || ' ' || u.change_seq || ' ' "                             \
+  "|| (extract(epoch FROM clock_timestamp()) * 1000000)::int8 || ' ' || " kind "))"
+
+// Logs the briefing rows of CTE `changed` (RETURNING b.*) as changed under bump.change_seq.
+#define FIRSTSIP_LOG_CHANGE(changed)                                                       \
+  "logged AS (INSERT INTO briefing_changes (user_id, change_seq, briefing_id, status, "    \
+  "read_at, update_time, delete_time) SELECT c.user_id, bump.change_seq, c.id, c.status, " \
+  "c.read_at, c.update_time, c.delete_time FROM " changed                                  \
+  " c JOIN bump ON bump.user_id = c.user_id)"
+
+// Notification kinds: 'p', a briefing became claimable (created); 'l <expiry>', a lease was
+// taken that runs out at <expiry> (microseconds since the epoch); 'x', any other change.
+#define FIRSTSIP_LEASED_KIND(lease_micros_param) \
+  "'l ' || ((extract(epoch FROM now()) * 1000000)::int8 + " lease_micros_param "::int8)"
+
 namespace firstsip::storage {
 
 // The two statements whose plans matter most at scale, public so a test can EXPLAIN them.
 namespace queries {
 
 // The user row anchors the answer: no row means no such live user; a row with NULL briefing
-// columns means an empty page. The lateral subquery walks briefings_user_list_idx.
+// columns means an empty page. The lateral subquery walks briefings_user_list_idx. The user's
+// change_seq, read in the same snapshot, is where a watch resumes to miss nothing after it.
 inline constexpr db::Query kListBriefings{
     "briefings_list",
     "SELECT " FIRSTSIP_BRIEFING_COLUMNS
-    " FROM users u LEFT JOIN LATERAL ("
+    ", u.change_seq AS user_change_seq FROM users u LEFT JOIN LATERAL ("
     "  SELECT * FROM briefings x WHERE x.user_id = u.id AND x.delete_time IS NULL AND x.id < $2"
     "    AND ($3::text IS NULL OR x.status = $3) AND (NOT $4 OR x.read_at IS NULL)"
     "  ORDER BY x.id DESC LIMIT $5) b ON true "
@@ -42,25 +80,31 @@ inline constexpr db::Query kClaimNextBriefing{
     "  UNION ALL"
     "  (SELECT id FROM briefings WHERE status = 'processing' AND delete_time IS NULL"
     "   AND lease_expire_time < now() ORDER BY lease_expire_time LIMIT 64)"
-    "), next AS ("
-    "  SELECT x.id FROM briefings x JOIN candidates c ON c.id = x.id"
+    "), target AS ("
+    "  SELECT x.id, x.user_id FROM briefings x JOIN candidates c ON c.id = x.id"
     "  WHERE x.delete_time IS NULL AND (x.status = 'pending'"
     "    OR (x.status = 'processing' AND x.lease_expire_time < now()))"
     "  ORDER BY x.id LIMIT 1 FOR UPDATE OF x SKIP LOCKED"
-    ") "
-    "UPDATE briefings b SET status = 'processing', update_time = now(),"
+    "), " FIRSTSIP_BUMP_CHANGE_SEQ("", "", FIRSTSIP_LEASED_KIND("$1")) ", "
+    "changed AS (UPDATE briefings b SET status = 'processing', update_time = now(),"
     "  lease_expire_time = now() + " FIRSTSIP_MICROS_INTERVAL("$1") " "
-    "FROM next WHERE b.id = next.id RETURNING " FIRSTSIP_BRIEFING_COLUMNS};
+    "  FROM bump WHERE b.id = bump.briefing_id RETURNING b.*), " FIRSTSIP_LOG_CHANGE("changed") " "
+    "SELECT " FIRSTSIP_BRIEFING_COLUMNS " FROM changed b"};
 
 // No ON CONFLICT: a concurrent create with the same request_id makes this statement fail on
-// the unique index, and the retry finds the winner's row as `existing`.
+// the unique index (its change_seq bump is rolled back with it), and the retry finds the
+// winner's row as `existing`. A create answered from `existing` changes nothing, so it bumps
+// and notifies nothing.
 inline constexpr db::Query kCreateBriefing{
     "briefings_create",
     "WITH owner AS (SELECT id FROM users WHERE id = $1 AND delete_time IS NULL), "
     "existing AS (SELECT * FROM briefings WHERE $2::text IS NOT NULL AND user_id = $1 "
     "  AND request_id = $2 AND EXISTS (SELECT 1 FROM owner)), "
-    "inserted AS (INSERT INTO briefings (user_id, request_id) SELECT id, $2 FROM owner "
-    "  WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING *) "
+    "target AS (SELECT NULL::int8 AS id, id AS user_id FROM owner "
+    "  WHERE NOT EXISTS (SELECT 1 FROM existing)), " FIRSTSIP_BUMP_CHANGE_SEQ(
+        "", " AND u.delete_time IS NULL", "'p'") ", "
+    "inserted AS (INSERT INTO briefings (user_id, request_id) "
+    "  SELECT user_id, $2 FROM bump RETURNING *), " FIRSTSIP_LOG_CHANGE("inserted") " "
     "SELECT " FIRSTSIP_BRIEFING_COLUMNS
     " FROM inserted b "
     "UNION ALL SELECT " FIRSTSIP_BRIEFING_COLUMNS " FROM existing b"};
@@ -75,6 +119,12 @@ struct BriefingListQuery {
   bool unread_only = false;
 };
 
+// A page of a listing and where the user's change feed stood in the snapshot it was read from.
+struct BriefingPage {
+  std::vector<v1::Briefing> briefings;
+  int64_t change_seq = 0;
+};
+
 class BriefingStore {
  public:
   explicit BriefingStore(db::Pool& pool) : pool_(pool) {}
@@ -85,8 +135,7 @@ class BriefingStore {
               const db::CallOptions& call, Done<v1::Briefing> done);
   void Get(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
   // Newest first; NOT_FOUND when the user is missing or deleted.
-  void List(const BriefingListQuery& query, const db::CallOptions& call,
-            Done<std::vector<v1::Briefing>> done);
+  void List(const BriefingListQuery& query, const db::CallOptions& call, Done<BriefingPage> done);
   // Transitions: NOT_FOUND when missing or deleted, FAILED_PRECONDITION naming the current
   // status when the briefing is not in the status the transition starts from.
   void Start(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
@@ -96,6 +145,7 @@ class BriefingStore {
                 Done<v1::Briefing> done);
   void Fail(int64_t id, const std::string& error_message, const db::CallOptions& call,
             Done<v1::Briefing> done);
+  // A briefing already read is answered as it is, with its first read_at, and not changed.
   void MarkRead(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done);
   void Delete(int64_t id, const db::CallOptions& call, Done<bool> done);
   // The oldest claimable briefing, now PROCESSING under a lease; nullopt when there is none.
@@ -105,8 +155,11 @@ class BriefingStore {
  private:
   void RunCreate(db::Params params, const db::CallOptions& call, int attempt,
                  Done<v1::Briefing> done);
+  // `unchanged_ok`: finding the briefing in `from` without changing it is an answer, not an
+  // error (MarkRead of a briefing already read).
   void Transition(const db::Query& query, int64_t id, db::Params params, const char* rpc,
-                  v1::BriefingStatus from, const db::CallOptions& call, Done<v1::Briefing> done);
+                  v1::BriefingStatus from, bool unchanged_ok, const db::CallOptions& call,
+                  Done<v1::Briefing> done);
 
   db::Pool& pool_;
 };

@@ -1,5 +1,6 @@
 #include "transport/briefing_service.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -8,13 +9,25 @@
 #include "absl/strings/str_cat.h"
 #include "logic/briefing_rules.h"
 #include "logic/page_token.h"
+#include "logic/resume_token.h"
 #include "logic/validators.h"
 #include "transport/unary_call.h"
 
 namespace firstsip::transport {
+
+// A ClaimNextBriefing call with a wait, between its attempts.
+struct BriefingServiceImpl::WaitingClaim {
+  ClaimCall* call;
+  absl::Duration lease;
+  absl::Time until;
+  uint64_t id;
+};
+
 namespace {
 
 constexpr char kBriefingsCollection[] = "briefings";
+// A waiting claim answers this long before the caller's deadline, so the answer arrives in time.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(50);
 
 // The filter a ListBriefings page token is bound to.
 std::string ListFilter(const v1::ListBriefingsRequest& request) {
@@ -64,18 +77,19 @@ void BriefingServiceImpl::ListBriefings(
     if (!before.ok()) return call.Finish(before.status());
     query.before_id = *before;
   }
-  store_.List(
-      query, call.options(),
-      [&call, limit = *page_size,
-       filter = std::move(filter)](absl::StatusOr<std::vector<v1::Briefing>> briefings) {
-        if (!briefings.ok()) return call.Finish(briefings.status());
-        v1::ListBriefingsResponse& page = call.response();
-        page.set_next_page_token(logic::CutToPage(*briefings, limit, kBriefingsCollection, filter));
-        for (v1::Briefing& briefing : *briefings) {
-          *page.add_briefings() = std::move(briefing);
-        }
-        call.Finish(absl::OkStatus());
-      });
+  store_.List(query, call.options(),
+              [&call, limit = *page_size, user_id = list.user_id(),
+               filter = std::move(filter)](absl::StatusOr<storage::BriefingPage> listed) {
+                if (!listed.ok()) return call.Finish(listed.status());
+                v1::ListBriefingsResponse& page = call.response();
+                page.set_next_page_token(
+                    logic::CutToPage(listed->briefings, limit, kBriefingsCollection, filter));
+                page.set_resume_token(logic::EncodeResumeToken(user_id, listed->change_seq));
+                for (v1::Briefing& briefing : listed->briefings) {
+                  *page.add_briefings() = std::move(briefing);
+                }
+                call.Finish(absl::OkStatus());
+              });
 }
 
 void BriefingServiceImpl::StartBriefing(UnaryCall<v1::StartBriefingRequest, v1::Briefing>& call) {
@@ -89,13 +103,59 @@ void BriefingServiceImpl::ClaimNextBriefing(
   absl::StatusOr<absl::Duration> lease =
       logic::LeaseFrom(claim.lease(), claim.has_lease(), "lease");
   if (!lease.ok()) return call.Finish(lease.status());
-  store_.ClaimNext(*lease, call.options(),
-                   [&call](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
-                     if (claimed.ok() && claimed->has_value()) {
-                       *call.response().mutable_briefing() = std::move(**claimed);
+  absl::StatusOr<absl::Duration> wait =
+      logic::ClaimWaitFrom(claim.wait(), claim.has_wait(), "wait");
+  if (!wait.ok()) return call.Finish(wait.status());
+  if (*wait == absl::ZeroDuration()) {
+    return store_.ClaimNext(*lease, call.options(),
+                            [&call](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
+                              if (claimed.ok() && claimed->has_value()) {
+                                *call.response().mutable_briefing() = std::move(**claimed);
+                              }
+                              call.Finish(claimed.status());
+                            });
+  }
+  // The answer must reach the caller before its deadline: waiting ends a little earlier.
+  const absl::Time until = std::min(absl::Now() + *wait, call.options().deadline - kAnswerMargin);
+  auto waiting = std::make_shared<WaitingClaim>(WaitingClaim{&call, *lease, until, 0});
+  // Registered before the first attempt, so work that appears while it runs is not missed.
+  waiting->id = waiters_.Add(until, call.options().cancellation,
+                             [this, waiting](push::ClaimWaiters::Wake wake) {
+                               if (wake == push::ClaimWaiters::Wake::kTryClaim) {
+                                 return TryWaitingClaim(waiting);
+                               }
+                               FinishWaitingClaim(waiting, std::optional<v1::Briefing>());
+                             });
+  if (watch_.metrics != nullptr) watch_.metrics->SetClaimWaiters(waiters_.size());
+  TryWaitingClaim(waiting);
+}
+
+void BriefingServiceImpl::TryWaitingClaim(std::shared_ptr<WaitingClaim> waiting) {
+  store_.ClaimNext(waiting->lease, waiting->call->options(),
+                   [this, waiting](absl::StatusOr<std::optional<v1::Briefing>> claimed) {
+                     if (!claimed.ok() || claimed->has_value() || absl::Now() >= waiting->until) {
+                       return FinishWaitingClaim(waiting, std::move(claimed));
                      }
-                     call.Finish(claimed.status());
+                     switch (waiters_.Rearm(waiting->id)) {
+                       case push::ClaimWaiters::Rearmed::kSleeping:
+                         return;  // woken by ClaimWaiters
+                       case push::ClaimWaiters::Rearmed::kWokenMeanwhile:
+                         return TryWaitingClaim(waiting);
+                       case push::ClaimWaiters::Rearmed::kGone:  // the server is stopping
+                         return FinishWaitingClaim(waiting, std::optional<v1::Briefing>());
+                     }
                    });
+}
+
+void BriefingServiceImpl::FinishWaitingClaim(const std::shared_ptr<WaitingClaim>& waiting,
+                                             absl::StatusOr<std::optional<v1::Briefing>> claimed) {
+  waiters_.Remove(waiting->id);
+  if (watch_.metrics != nullptr) watch_.metrics->SetClaimWaiters(waiters_.size());
+  ClaimCall& call = *waiting->call;
+  if (claimed.ok() && claimed->has_value()) {
+    *call.response().mutable_briefing() = std::move(**claimed);
+  }
+  call.Finish(claimed.status());
 }
 
 void BriefingServiceImpl::CompleteBriefing(
@@ -142,6 +202,7 @@ void BriefingServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& build
   HandleUnary(server, service_, "FailBriefing", this, &BriefingServiceImpl::FailBriefing);
   HandleUnary(server, service_, "MarkBriefingRead", this, &BriefingServiceImpl::MarkBriefingRead);
   HandleUnary(server, service_, "DeleteBriefing", this, &BriefingServiceImpl::DeleteBriefing);
+  server.Handle<WatchBriefingsCall>(service_, "WatchBriefings", watch_);
 }
 
 }  // namespace firstsip::transport

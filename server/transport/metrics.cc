@@ -46,7 +46,43 @@ Metrics::Metrics()
                           .Name("firstsip_schema_version")
                           .Help("migration version the database reports (0: unknown)")
                           .Register(*registry_)
-                          .Add({})) {}
+                          .Add({})),
+      watch_streams_(prometheus::BuildGauge()
+                         .Name("firstsip_watch_streams")
+                         .Help("WatchBriefings streams open now")
+                         .Register(*registry_)
+                         .Add({})),
+      watch_events_(prometheus::BuildCounter()
+                        .Name("firstsip_watch_events_sent_total")
+                        .Help("briefing changes queued to WatchBriefings streams")
+                        .Register(*registry_)
+                        .Add({})),
+      watch_ended_(prometheus::BuildCounter()
+                       .Name("firstsip_watch_streams_ended_total")
+                       .Help("WatchBriefings streams ended, by status code (CANCELLED: the "
+                             "caller left; RESOURCE_EXHAUSTED: it read too slowly; "
+                             "UNAVAILABLE: feed lost or server stopping)")
+                       .Register(*registry_)),
+      notify_lag_(prometheus::BuildHistogram()
+                      .Name("firstsip_change_notify_lag_seconds")
+                      .Help("from the statement that changed a briefing to its notification "
+                            "reaching this process (includes the time to commit)")
+                      .Register(*registry_)
+                      .Add({}, LatencyBuckets())),
+      claim_waiters_(prometheus::BuildGauge()
+                         .Name("firstsip_claim_waiters")
+                         .Help("ClaimNextBriefing calls waiting for work")
+                         .Register(*registry_)
+                         .Add({})) {}
+
+void Metrics::WatchOpened() { watch_streams_.Increment(); }
+void Metrics::WatchClosed() { watch_streams_.Decrement(); }
+void Metrics::WatchEventSent() { watch_events_.Increment(); }
+void Metrics::WatchEnded(absl::string_view code) {
+  watch_ended_.Add({{"code", std::string(code)}}).Increment();
+}
+void Metrics::NotifyLag(double seconds) { notify_lag_.Observe(seconds < 0 ? 0 : seconds); }
+void Metrics::SetClaimWaiters(size_t waiters) { claim_waiters_.Set(static_cast<double>(waiters)); }
 
 void Metrics::RecordCall(absl::string_view service, absl::string_view method,
                          absl::string_view code, double seconds) {

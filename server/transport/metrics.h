@@ -1,5 +1,6 @@
 // Prometheus metrics of the service (prometheus-cpp): calls by service, method and code, their
-// latency, the database pool, database errors and the schema version. Scraped over HTTP from
+// latency, the database pool, database errors, the schema version, and push (watch streams,
+// events, notify lag, waiting claims). Scraped over HTTP from
 // --metrics-listen.
 #pragma once
 
@@ -30,6 +31,14 @@ class Metrics {
   void RecordPool(const db::PoolStats& stats);
   void SetSchemaVersion(int64_t version);
 
+  // Push (WatchBriefings and waiting claims). Thread-safe.
+  void WatchOpened();
+  void WatchClosed();
+  void WatchEventSent();
+  void WatchEnded(absl::string_view code);
+  void NotifyLag(double seconds);
+  void SetClaimWaiters(size_t waiters);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& calls_;
@@ -39,6 +48,11 @@ class Metrics {
   prometheus::Gauge& in_flight_;
   prometheus::Counter& db_errors_;
   prometheus::Gauge& schema_version_;
+  prometheus::Gauge& watch_streams_;
+  prometheus::Counter& watch_events_;
+  prometheus::Family<prometheus::Counter>& watch_ended_;
+  prometheus::Histogram& notify_lag_;
+  prometheus::Gauge& claim_waiters_;
   std::mutex mutex_;
   int64_t db_errors_seen_ = 0;  // guarded by mutex_
 };

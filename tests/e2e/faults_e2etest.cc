@@ -174,10 +174,10 @@ TEST_F(MigrationFaultTest, ThreeServersStartingTogetherOnAnEmptyDatabaseMigrateO
     }
     EXPECT_EQ(server->Stop(SIGTERM), 0);
   }
-  EXPECT_EQ(applied_lines, 4) << "each of the 4 files applied once, by one replica";
+  EXPECT_EQ(applied_lines, 5) << "each of the 5 files applied once, by one replica";
   auto connection = db::BlockingConnection::Open(database_->dsn());
   auto history = (*connection)->Exec("SELECT count(*) FROM schema_migrations_history");
-  EXPECT_EQ(*history->Int64(0, 0), 4);
+  EXPECT_EQ(*history->Int64(0, 0), 5);
 }
 
 }  // namespace

@@ -1,9 +1,6 @@
 // What operators see: Prometheus metrics scraped over HTTP, and JSON logs that carry the call,
 // its code, its duration and the caller's x-request-id, and never a secret.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -17,59 +14,18 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "support/metrics_scrape.h"
 #include "support/running_server.h"
 
 namespace firstsip {
 namespace {
 
+using testing::HttpGet;
+using testing::MetricsPort;
+using testing::MetricValue;
+
 constexpr char kPassword[] = "s3cret-db-pass";
 constexpr char kAccessToken[] = "ya29.observability-access-token";
-
-// GET http://127.0.0.1:port/path, the body.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  ssize_t got;
-  while ((got = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, got);
-  close(fd);
-  size_t body = response.find("\r\n\r\n");
-  return body == std::string::npos ? response : response.substr(body + 4);
-}
-
-int MetricsPort(const std::string& output) {
-  constexpr char kMarker[] = "metrics on http://127.0.0.1:";
-  size_t at = output.find(kMarker);
-  if (at == std::string::npos) return 0;
-  int port = 0;
-  size_t start = at + sizeof(kMarker) - 1;
-  (void)absl::SimpleAtoi(output.substr(start, output.find('/', start) - start), &port);
-  return port;
-}
-
-// The value of the first metric line that contains every one of `parts`, or -1.
-double MetricValue(const std::string& body, const std::vector<std::string>& parts) {
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    bool all = true;
-    for (const std::string& part : parts) all &= absl::StrContains(line, part);
-    if (!all) continue;
-    double value = -1;
-    (void)absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value);
-    return value;
-  }
-  return -1;
-}
 
 class ObservabilityTest : public testing::RunningServerTest {
  protected:
@@ -114,7 +70,7 @@ TEST_F(ObservabilityTest, MetricsCountCallsByCodeAndShowThePoolAndSchema) {
   EXPECT_GE(MetricValue(body, {"firstsip_db_connections{", "state=\"idle\""}), 1) << body;
   EXPECT_GE(MetricValue(body, {"firstsip_db_connections{", "state=\"in_use\""}), 0) << body;
   EXPECT_EQ(MetricValue(body, {"firstsip_db_waiting_requests"}), 0) << body;
-  EXPECT_EQ(MetricValue(body, {"firstsip_schema_version"}), 4) << body;
+  EXPECT_EQ(MetricValue(body, {"firstsip_schema_version"}), 5) << body;
   EXPECT_GE(MetricValue(body, {"firstsip_db_errors_total"}), 0) << body;
 }
 

@@ -372,8 +372,8 @@ TEST_F(CommandTest, MigrateSubcommandsMoveAndReportTheSchema) {
   testing::CommandResult up = Run({"migrate", "up"});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_TRUE(absl::StrContains(up.output, "applied 000003_create_briefings.up.sql")) << up.output;
-  EXPECT_EQ(Run({"migrate", "version"}).output, "4\n");
-  testing::CommandResult down = Run({"migrate", "down", "2"});
+  EXPECT_EQ(Run({"migrate", "version"}).output, "5\n");
+  testing::CommandResult down = Run({"migrate", "down", "3"});
   ASSERT_EQ(down.exit_code, 0) << down.output;
   EXPECT_EQ(Run({"migrate", "version"}).output, "2\n");
   testing::CommandResult status = Run({"migrate", "status"});

@@ -1,0 +1,52 @@
+// Storage for the change feed behind WatchBriefings and waiting claims: where a user's feed
+// stands, the user's changes after a point of it, when the next lease runs out, and the
+// retention of the log. The feed itself is written by every statement of briefing_store.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "db/call_options.h"
+#include "db/pool.h"
+#include "firstsip/v1/briefing.pb.h"
+#include "storage/done.h"
+
+namespace firstsip::storage {
+
+// A briefing as one change left it, and that change's place in its user's feed.
+struct BriefingChange {
+  v1::Briefing briefing;
+  int64_t change_seq = 0;
+};
+
+class ChangeStore {
+ public:
+  explicit ChangeStore(db::Pool& pool) : pool_(pool) {}
+
+  // Where the user's feed stands (its latest change_seq), for a watch that resumes from
+  // `resume_from` (or starts now). NOT_FOUND for a missing or deleted user; OUT_OF_RANGE when
+  // the feed cannot replay from `resume_from`: the database is behind it (restored from a
+  // backup), or its changes are past retention.
+  void Position(int64_t user_id, std::optional<int64_t> resume_from, const db::CallOptions& call,
+                Done<int64_t> done);
+
+  // The user's changes after `after`, in feed order, at most `limit`, each with the briefing
+  // as that change left it.
+  void ChangesAfter(int64_t user_id, int64_t after, int limit, const db::CallOptions& call,
+                    Done<std::vector<BriefingChange>> done);
+
+  // Deletes up to `batch` changes older than `retention`; how many it deleted. Replicas
+  // pruning at once take turns (an advisory lock): a replica that finds it taken deletes none.
+  void Prune(absl::Duration retention, int batch, const db::CallOptions& call, Done<int> done);
+
+  // When the earliest lease of a PROCESSING briefing runs out (maybe already past); nullopt
+  // when no briefing is leased.
+  void NextLeaseExpiry(const db::CallOptions& call, Done<std::optional<absl::Time>> done);
+
+ private:
+  db::Pool& pool_;
+};
+
+}  // namespace firstsip::storage
