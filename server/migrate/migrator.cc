@@ -113,6 +113,16 @@ absl::Status Migrator::RefuseIfDirty() {
   if (!current.dirty) return absl::OkStatus();
   int64_t real = 0;
   if (absl::StatusOr<int64_t> head = HistoryHead(); head.ok()) real = *head;
+  const Migration* interrupted = migrations_.Find(current.version);
+  if (interrupted != nullptr && interrupted->up_no_transaction) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the database schema is dirty at version ", current.version, ": ", interrupted->up_file,
+        " runs outside a transaction and was interrupted or failed, so some of its statements "
+        "may have been kept. Check the schema (`firstsip-server migrate status` lists invalid "
+        "indexes; drop them with DROP INDEX CONCURRENTLY), then repair with `",
+        RepairHint(migrations_.Previous(current.version)),
+        "` and start again: the file's statements are re-runnable."));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "the database schema is dirty at version ", current.version,
       ": a migration was interrupted. Each migration runs in one transaction, so none of it "
@@ -160,7 +170,33 @@ absl::Status Migrator::SetVersion(int64_t version, bool dirty) {
   return connection_.ExecScript("COMMIT");
 }
 
+absl::Status Migrator::RunOutsideTransaction(const std::string& file,
+                                             const std::vector<SqlStatement>& statements,
+                                             int64_t dirty_version, int64_t repair_version) {
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const SqlStatement& statement = statements[i];
+    absl::Status outcome = connection_.ExecScript(statement.text);
+    if (!outcome.ok()) {
+      return absl::Status(
+          outcome.code(),
+          absl::StrCat(file, " failed at statement ", i + 1, " of ", statements.size(), " (line ",
+                       statement.line, "): ", outcome.message(),
+                       ". The file runs outside a transaction, so the statements before it "
+                       "were kept and the schema is dirty at version ",
+                       dirty_version,
+                       ". Repair: see `firstsip-server migrate status` (an "
+                       "invalid index left by CREATE INDEX CONCURRENTLY must be dropped with "
+                       "DROP INDEX CONCURRENTLY), fix the cause, then `",
+                       RepairHint(repair_version),
+                       "` and run the migration again: its statements are written to be "
+                       "re-runnable (IF NOT EXISTS / IF EXISTS)."));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Migrator::Apply(const Migration& migration) {
+  if (migration.up_no_transaction) return ApplyOutsideTransaction(migration);
   int64_t previous = migrations_.Previous(migration.version);
   FIRSTSIP_RETURN_IF_ERROR(SetVersion(migration.version, /*dirty=*/true));
   db::Params record;
@@ -201,7 +237,53 @@ absl::Status Migrator::Apply(const Migration& migration) {
   return absl::OkStatus();
 }
 
+// golang-migrate's order for a file it cannot wrap in a transaction: the dirty flag first,
+// then the statements, then the clean version; a failure leaves the flag set.
+absl::Status Migrator::ApplyOutsideTransaction(const Migration& migration) {
+  int64_t previous = migrations_.Previous(migration.version);
+  FIRSTSIP_RETURN_IF_ERROR(SetVersion(migration.version, /*dirty=*/true));
+  FIRSTSIP_RETURN_IF_ERROR(RunOutsideTransaction(migration.up_file, migration.up_statements,
+                                                 migration.version, previous));
+  db::Params record;
+  record.Add(migration.version).Add(migration.up_file).Add(migration.up_sha256);
+  absl::Status outcome = connection_.ExecScript("BEGIN");
+  if (outcome.ok()) {
+    outcome = connection_
+                  .Exec(
+                      "INSERT INTO schema_migrations_history (version, file, sha256) "
+                      "VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET "
+                      "file = EXCLUDED.file, sha256 = EXCLUDED.sha256, applied_at = now()",
+                      record)
+                  .status();
+  }
+  if (outcome.ok()) outcome = connection_.ExecScript("COMMIT");
+  if (!outcome.ok()) {
+    (void)connection_.ExecScript("ROLLBACK");
+    return outcome;
+  }
+  FIRSTSIP_RETURN_IF_ERROR(SetVersion(migration.version, /*dirty=*/false));
+  LogInfo(absl::StrCat("applied ", migration.up_file, " (outside a transaction)"));
+  return absl::OkStatus();
+}
+
+absl::Status Migrator::RevertOutsideTransaction(const Migration& migration) {
+  int64_t previous = migrations_.Previous(migration.version);
+  FIRSTSIP_RETURN_IF_ERROR(SetVersion(previous, /*dirty=*/true));
+  // A half-reverted file is repaired by declaring it still applied and reverting again.
+  FIRSTSIP_RETURN_IF_ERROR(RunOutsideTransaction(migration.down_file, migration.down_statements,
+                                                 previous, migration.version));
+  db::Params version;
+  version.Add(migration.version);
+  FIRSTSIP_RETURN_IF_ERROR(
+      connection_.Exec("DELETE FROM schema_migrations_history WHERE version = $1", version)
+          .status());
+  FIRSTSIP_RETURN_IF_ERROR(SetVersion(previous, /*dirty=*/false));
+  LogInfo(absl::StrCat("reverted ", migration.down_file, " (outside a transaction)"));
+  return absl::OkStatus();
+}
+
 absl::Status Migrator::Revert(const Migration& migration) {
+  if (migration.down_no_transaction) return RevertOutsideTransaction(migration);
   int64_t previous = migrations_.Previous(migration.version);
   FIRSTSIP_RETURN_IF_ERROR(SetVersion(previous, /*dirty=*/true));
   db::Params version;

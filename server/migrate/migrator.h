@@ -1,7 +1,10 @@
 // Applies and reverts versioned migrations the way golang-migrate's postgres driver records
 // them (schema_migrations(version, dirty), same advisory lock id), so that tool can take over,
 // and goes beyond it where its users suffer:
-//  - each file runs whole in one transaction with its bookkeeping (no statement splitting);
+//  - each file runs whole in one transaction with its bookkeeping (no statement splitting),
+//    unless its first line is "-- firstsip: no-transaction": then its statements run one by
+//    one outside any transaction, between setting the dirty flag and clearing it, as
+//    golang-migrate runs every file (a failure half-way leaves the version dirty);
 //  - schema_migrations_history keeps every applied file's SHA-256, and a file edited after it
 //    was applied stops start-up;
 //  - waiting for another replica's migration lock is bounded by a timeout.
@@ -69,6 +72,12 @@ class Migrator {
   absl::Status VerifyHistory();
   absl::Status Apply(const Migration& migration);
   absl::Status Revert(const Migration& migration);
+  absl::Status ApplyOutsideTransaction(const Migration& migration);
+  absl::Status RevertOutsideTransaction(const Migration& migration);
+  // Runs a marked file's statements one by one, each in its own implicit transaction.
+  absl::Status RunOutsideTransaction(const std::string& file,
+                                     const std::vector<SqlStatement>& statements,
+                                     int64_t dirty_version, int64_t repair_version);
   absl::Status SetVersion(int64_t version, bool dirty);
   absl::Status MigrateTo(int64_t target);
   absl::StatusOr<int64_t> HistoryHead();

@@ -221,5 +221,91 @@ TEST_F(MigratorTest, ReplicasMigratingAtOnceApplyEachFileExactlyOnce) {
   EXPECT_TRUE(check.CheckCurrent().ok());
 }
 
+TEST_F(MigratorTest, ANoTransactionFileRunsStatementsThatATransactionRefuses) {
+  std::vector<EmbeddedFile> files = {
+      {"000001_table.up.sql",
+       "CREATE TYPE mood AS ENUM ('calm');\nCREATE TABLE feed (id int, mood mood);"},
+      {"000001_table.down.sql", "DROP TABLE feed; DROP TYPE mood;"},
+      {"000002_concurrently.up.sql",
+       "-- firstsip: no-transaction\n"
+       "-- Both need to run outside a transaction block.\n"
+       "CREATE INDEX CONCURRENTLY IF NOT EXISTS feed_id_idx ON feed (id);\n"
+       "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'busy';\n"
+       "INSERT INTO feed VALUES (1, 'busy');  -- a new enum value, usable once committed\n"},
+      {"000002_concurrently.down.sql",
+       "-- firstsip: no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS feed_id_idx;\n"
+       "DELETE FROM feed;"}};
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok()) << set.status();
+  Migrator migrator(*connection_, *set, absl::Seconds(5));
+  absl::Status up = migrator.Up();
+  ASSERT_TRUE(up.ok()) << up;
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_index WHERE indexrelid = 'feed_id_idx'::regclass "
+                  "AND indisvalid"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM feed WHERE mood = 'busy'"), 1);
+  auto version = migrator.Version();
+  EXPECT_EQ(version->version, 2);
+  EXPECT_FALSE(version->dirty);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), 2);
+  EXPECT_TRUE(migrator.CheckCurrent().ok());
+  ASSERT_TRUE(migrator.Down(1).ok());
+  EXPECT_FALSE(TableExists("feed_id_idx"));
+  EXPECT_EQ(migrator.Version()->version, 1);
+  EXPECT_FALSE(migrator.Version()->dirty);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), 1);
+
+  // The same statements in an ordinary file fail: the reason the marker exists.
+  std::vector<EmbeddedFile> unmarked = files;
+  std::string body(files[2].contents.substr(files[2].contents.find('\n') + 1));
+  unmarked[2].contents = body;
+  auto plain = MigrationSet::FromFiles(unmarked);
+  ASSERT_TRUE(plain.ok());
+  Migrator in_transaction(*connection_, *plain, absl::Seconds(5));
+  absl::Status refused = in_transaction.Up();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cannot run inside a transaction block"))
+      << refused;
+}
+
+TEST_F(MigratorTest, AFailedNoTransactionFileStaysDirtyWithTheRepairAndReRunsAfterForce) {
+  std::vector<EmbeddedFile> files = {
+      {"000001_good.up.sql", "CREATE TABLE good (id int);"},
+      {"000001_good.down.sql", "DROP TABLE good;"},
+      {"000002_half.up.sql",
+       "-- firstsip: no-transaction\nCREATE TABLE IF NOT EXISTS kept (id int);\n"
+       "SELECT 1/0;\n"},
+      {"000002_half.down.sql", "DROP TABLE IF EXISTS kept;"}};
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok());
+  Migrator migrator(*connection_, *set, absl::Seconds(5));
+  absl::Status failed = migrator.Up();
+  ASSERT_FALSE(failed.ok());
+  for (const char* part : {"000002_half.up.sql", "statement 2 of 2", "line 3", "division by zero",
+                           "dirty at version 2", "firstsip-server migrate force 1"}) {
+    EXPECT_TRUE(absl::StrContains(failed.message(), part)) << part << " in " << failed;
+  }
+  EXPECT_TRUE(TableExists("kept")) << "statements before the failing one are kept";
+  auto version = migrator.Version();
+  EXPECT_EQ(version->version, 2);
+  EXPECT_TRUE(version->dirty);
+  absl::Status refused = migrator.CheckCurrent();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "dirty at version 2")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "firstsip-server migrate force 1")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "none of it was kept")) << refused;
+
+  // The documented repair: force the version before, fix the cause, run again.
+  ASSERT_TRUE(migrator.Force(1).ok());
+  files[2].contents =
+      "-- firstsip: no-transaction\nCREATE TABLE IF NOT EXISTS kept (id int);\n"
+      "SELECT 1;\n";
+  auto fixed = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(fixed.ok());
+  Migrator again(*connection_, *fixed, absl::Seconds(5));
+  absl::Status rerun = again.Up();
+  ASSERT_TRUE(rerun.ok()) << rerun;
+  EXPECT_EQ(again.Version()->version, 2);
+  EXPECT_TRUE(again.CheckCurrent().ok());
+}
+
 }  // namespace
 }  // namespace firstsip::migrate
