@@ -29,3 +29,4 @@ if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto/b
 else
   echo "proto-check: the previous commit has no proto/buf.yaml; buf breaking has nothing to compare"
 fi
+scripts/migration-check.sh

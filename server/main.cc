@@ -89,6 +89,15 @@ ABSL_FLAG(bool, migrate, kDefaults.migrate_on_start,
           "on a current schema");
 ABSL_FLAG(absl::Duration, migrate_lock_timeout, kDefaults.migrate_lock_timeout,
           "longest wait for another replica's migration lock (env FIRSTSIP_MIGRATE_LOCK_TIMEOUT)");
+ABSL_FLAG(absl::Duration, migrate_statement_lock_timeout, kDefaults.migrate_statement_lock_timeout,
+          "lock_timeout of every migration statement: the longest the service's own queries "
+          "can queue behind one (env FIRSTSIP_MIGRATE_STATEMENT_LOCK_TIMEOUT)");
+ABSL_FLAG(absl::Duration, migrate_statement_max_wait, kDefaults.migrate_statement_max_wait,
+          "how long a migration statement keeps retrying after lock timeouts, with backoff "
+          "(env FIRSTSIP_MIGRATE_STATEMENT_MAX_WAIT)");
+ABSL_FLAG(std::string, migrations_dir, "",
+          "read the migration files from this directory instead of those built in; for tests "
+          "and operators (env FIRSTSIP_MIGRATIONS_DIR)");
 ABSL_FLAG(absl::Duration, shutdown_grace, kDefaults.shutdown_grace,
           "on SIGTERM, how long in-flight calls may finish (env FIRSTSIP_SHUTDOWN_GRACE)");
 ABSL_FLAG(absl::Duration, health_interval, kDefaults.health_interval,
@@ -139,6 +148,9 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"grpc_threads", "FIRSTSIP_GRPC_THREADS"},
     {"migrate", "FIRSTSIP_MIGRATE"},
     {"migrate_lock_timeout", "FIRSTSIP_MIGRATE_LOCK_TIMEOUT"},
+    {"migrate_statement_lock_timeout", "FIRSTSIP_MIGRATE_STATEMENT_LOCK_TIMEOUT"},
+    {"migrate_statement_max_wait", "FIRSTSIP_MIGRATE_STATEMENT_MAX_WAIT"},
+    {"migrations_dir", "FIRSTSIP_MIGRATIONS_DIR"},
     {"shutdown_grace", "FIRSTSIP_SHUTDOWN_GRACE"},
     {"health_interval", "FIRSTSIP_HEALTH_INTERVAL"},
     {"change_retention", "FIRSTSIP_CHANGE_RETENTION"},
@@ -203,6 +215,9 @@ app::Options OptionsFromFlags() {
   options.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
   options.migrate_on_start = absl::GetFlag(FLAGS_migrate);
   options.migrate_lock_timeout = absl::GetFlag(FLAGS_migrate_lock_timeout);
+  options.migrate_statement_lock_timeout = absl::GetFlag(FLAGS_migrate_statement_lock_timeout);
+  options.migrate_statement_max_wait = absl::GetFlag(FLAGS_migrate_statement_max_wait);
+  options.migrations_dir = absl::GetFlag(FLAGS_migrations_dir);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
   options.change_retention = absl::GetFlag(FLAGS_change_retention);
@@ -283,7 +298,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
           std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& shutdown_signals) {
   LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
   if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
-  absl::StatusOr<migrate::MigrationSet> migrations = migrate::MigrationSet::Embedded();
+  absl::StatusOr<migrate::MigrationSet> migrations = app::LoadMigrations(options);
   if (!migrations.ok()) return 1;
 
   db::PoolOptions pool_options;

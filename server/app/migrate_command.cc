@@ -19,7 +19,53 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+int PrintStatus(migrate::Migrator& migrator) {
+  absl::StatusOr<migrate::SchemaVersion> version = migrator.Version();
+  if (!version.ok()) return Fail(version.status());
+  auto lines = migrator.Status();
+  if (!lines.ok()) return Fail(lines.status());
+  if (version->dirty) {
+    std::printf("schema version %lld DIRTY: %s\n", static_cast<long long>(version->version),
+                std::string(migrator.CheckClean().message()).c_str());
+  } else {
+    std::printf("schema version %lld\n", static_cast<long long>(version->version));
+  }
+  for (const auto& line : *lines) {
+    std::string when = line.applied_at ? absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *line.applied_at,
+                                                          absl::UTCTimeZone())
+                                       : "";
+    const char* state = line.dirty ? "DIRTY" : line.applied ? "applied" : "pending";
+    std::printf("%-8s %-45s %s%s%s\n", state, line.file.c_str(), when.c_str(),
+                line.no_transaction ? "  (no transaction)" : "",
+                line.edited_since_applied ? "  EDITED SINCE APPLIED" : "");
+  }
+  auto invalid = migrator.InvalidIndexes();
+  if (!invalid.ok()) return Fail(invalid.status());
+  for (const auto& index : *invalid) {
+    std::printf(
+        "INVALID index %s on %s: a CREATE INDEX CONCURRENTLY failed (or is still running); "
+        "PostgreSQL keeps updating it but never uses it. Drop it with DROP INDEX CONCURRENTLY "
+        "IF EXISTS %s, then run the migration again\n",
+        index.index.c_str(), index.table.c_str(), index.index.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
+
+absl::StatusOr<migrate::MigrationSet> LoadMigrations(const Options& options) {
+  if (options.migrations_dir.empty()) return migrate::MigrationSet::Embedded();
+  return migrate::MigrationSet::FromDirectory(options.migrations_dir);
+}
+
+migrate::MigratorOptions MigratorOptionsFrom(const Options& options) {
+  migrate::MigratorOptions migrator;
+  migrator.lock_wait = options.migrate_lock_timeout;
+  migrator.statement_lock_timeout = options.migrate_statement_lock_timeout;
+  migrator.statement_max_wait = options.migrate_statement_max_wait;
+  migrator.observer_dsn = options.database_url;
+  return migrator;
+}
 
 int RunMigrateCommand(const std::vector<std::string>& args, const Options& options) {
   if (args.empty()) {
@@ -37,11 +83,11 @@ int RunMigrateCommand(const std::vector<std::string>& args, const Options& optio
     std::fprintf(stderr, "%s\n", kUsage);
     return 2;
   }
-  absl::StatusOr<migrate::MigrationSet> set = migrate::MigrationSet::Embedded();
+  absl::StatusOr<migrate::MigrationSet> set = LoadMigrations(options);
   if (!set.ok()) return Fail(set.status());
   auto connection = db::BlockingConnection::Open(options.database_url);
   if (!connection.ok()) return Fail(connection.status());
-  migrate::Migrator migrator(**connection, *set, options.migrate_lock_timeout);
+  migrate::Migrator migrator(**connection, *set, MigratorOptionsFrom(options));
 
   absl::Status outcome;
   if (verb == "up") {
@@ -60,16 +106,7 @@ int RunMigrateCommand(const std::vector<std::string>& args, const Options& optio
                 version->dirty ? " (dirty)" : "");
     return 0;
   } else if (verb == "status") {
-    auto lines = migrator.Status();
-    if (!lines.ok()) return Fail(lines.status());
-    for (const auto& line : *lines) {
-      std::string when = line.applied_at ? absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                                            *line.applied_at, absl::UTCTimeZone())
-                                         : "";
-      std::printf("%-8s %-45s %s%s\n", line.applied ? "applied" : "pending", line.file.c_str(),
-                  when.c_str(), line.edited_since_applied ? "  EDITED SINCE APPLIED" : "");
-    }
-    return 0;
+    return PrintStatus(migrator);
   } else {
     std::fprintf(stderr, "unknown migrate command \"%s\"\n%s\n", verb.c_str(), kUsage);
     return 2;
@@ -83,13 +120,13 @@ int RunMigrateCommand(const std::vector<std::string>& args, const Options& optio
 }
 
 bool PrepareSchema(const Options& options, bool migrate) {
-  absl::StatusOr<migrate::MigrationSet> set = migrate::MigrationSet::Embedded();
+  absl::StatusOr<migrate::MigrationSet> set = LoadMigrations(options);
   absl::Status outcome = set.status();
   if (outcome.ok()) {
     auto connection = db::BlockingConnection::Open(options.database_url);
     outcome = connection.status();
     if (outcome.ok()) {
-      migrate::Migrator migrator(**connection, *set, options.migrate_lock_timeout);
+      migrate::Migrator migrator(**connection, *set, MigratorOptionsFrom(options));
       if (migrate) outcome = migrator.Up();
       if (outcome.ok()) outcome = migrator.CheckCurrent();
     }

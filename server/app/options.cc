@@ -31,6 +31,13 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.migrate_lock_timeout <= absl::ZeroDuration()) {
     return invalid("migrate-lock-timeout", "must be positive, e.g. 2m");
   }
+  if (options.migrate_statement_lock_timeout < absl::Milliseconds(1)) {
+    return invalid("migrate-statement-lock-timeout", "must be at least 1ms, e.g. 2s");
+  }
+  if (options.migrate_statement_max_wait < options.migrate_statement_lock_timeout) {
+    return invalid("migrate-statement-max-wait",
+                   "must be at least --migrate-statement-lock-timeout, e.g. 1m");
+  }
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return invalid("shutdown-grace", "must not be negative");
   }

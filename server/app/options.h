@@ -23,6 +23,11 @@ struct Options {
   int grpc_threads = 0;
   bool migrate_on_start = true;
   absl::Duration migrate_lock_timeout = absl::Minutes(2);
+  // lock_timeout of every migration statement, and how long one keeps retrying after it.
+  absl::Duration migrate_statement_lock_timeout = absl::Seconds(2);
+  absl::Duration migrate_statement_max_wait = absl::Minutes(1);
+  // Migration files read from this directory instead of those built in (tests, operators).
+  std::string migrations_dir;
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_interval = absl::Seconds(1);
   // How long the change feed keeps changes: a WatchBriefings resume token older than this is

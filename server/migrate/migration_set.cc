@@ -3,16 +3,52 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
 namespace firstsip::migrate {
+
+namespace {
+
+absl::string_view FirstLine(absl::string_view sql) {
+  return absl::StripTrailingAsciiWhitespace(sql.substr(0, sql.find('\n')));
+}
+
+// A "-- firstsip:" directive anywhere but as the exact first-line marker is a typo that would
+// otherwise run the file in a transaction (where CONCURRENTLY fails, or worse, quietly works).
+absl::Status CheckDirectives(absl::string_view file_name, absl::string_view sql) {
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(sql, '\n')) {
+    ++line_number;
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&text, "--")) continue;
+    if (!absl::StartsWithIgnoreCase(absl::StripLeadingAsciiWhitespace(text), "firstsip")) {
+      continue;
+    }
+    if (line_number == 1 && FirstLine(sql) == kNoTransactionMarker) continue;
+    return absl::FailedPreconditionError(
+        absl::StrCat("migration file ", file_name, " line ", line_number, ": \"", line,
+                     "\" is not a directive this binary knows; the only one is \"",
+                     kNoTransactionMarker, "\", exactly, as the first line"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool HasNoTransactionMarker(absl::string_view sql) {
+  return FirstLine(sql) == kNoTransactionMarker;
+}
 
 absl::StatusOr<MigrationFileName> ParseMigrationFileName(absl::string_view file_name) {
   absl::string_view rest = file_name;
@@ -70,6 +106,18 @@ absl::StatusOr<MigrationSet> MigrationSet::FromFiles(std::span<const EmbeddedFil
     }
     slot = std::string(file.name);
     (name->up ? migration.up_sql : migration.down_sql) = file.contents;
+    if (absl::Status directives = CheckDirectives(file.name, file.contents); !directives.ok()) {
+      return directives;
+    }
+    if (HasNoTransactionMarker(file.contents)) {
+      absl::StatusOr<std::vector<SqlStatement>> statements = SplitSqlStatements(file.contents);
+      if (!statements.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("migration file ", file.name, ": ", statements.status().message()));
+      }
+      (name->up ? migration.up_no_transaction : migration.down_no_transaction) = true;
+      (name->up ? migration.up_statements : migration.down_statements) = *std::move(statements);
+    }
   }
   MigrationSet set;
   for (auto& [version, migration] : by_version) {
@@ -85,6 +133,39 @@ absl::StatusOr<MigrationSet> MigrationSet::FromFiles(std::span<const EmbeddedFil
 
 absl::StatusOr<MigrationSet> MigrationSet::Embedded() {
   return FromFiles(EmbeddedMigrationFiles());
+}
+
+absl::StatusOr<MigrationSet> MigrationSet::FromDirectory(const std::string& directory) {
+  std::error_code error;
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".sql") {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the migrations directory ", directory, ": ", error.message()));
+  }
+  std::sort(names.begin(), names.end());
+  auto contents = std::make_shared<std::vector<std::string>>();
+  contents->reserve(names.size());
+  for (const std::string& name : names) {
+    std::ifstream file(std::filesystem::path(directory) / name, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << file.rdbuf();
+    if (!file) {
+      return absl::NotFoundError(absl::StrCat("cannot read ", directory, "/", name));
+    }
+    contents->push_back(bytes.str());
+  }
+  std::vector<EmbeddedFile> files;
+  for (size_t i = 0; i < names.size(); ++i) files.push_back({names[i], (*contents)[i]});
+  absl::StatusOr<MigrationSet> set = FromFiles(files);
+  if (!set.ok()) return set.status();
+  // The names were copied into the set; the contents stay where the views point.
+  set->storage_ = std::move(contents);
+  return set;
 }
 
 const Migration* MigrationSet::Find(int64_t version) const {

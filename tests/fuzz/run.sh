@@ -28,7 +28,8 @@ build page_token_fuzzer tests/fuzz/page_token_fuzzer.cc server/logic/page_token.
 build stored_value_fuzzer tests/fuzz/stored_value_fuzzer.cc server/crypto/token_cipher.cc \
   server/crypto/key_ring.cc
 build validators_fuzzer tests/fuzz/validators_fuzzer.cc server/logic/validators.cc
-build migration_name_fuzzer tests/fuzz/migration_name_fuzzer.cc server/migrate/migration_set.cc
+build migration_name_fuzzer tests/fuzz/migration_name_fuzzer.cc server/migrate/migration_set.cc \
+  server/migrate/sql_splitter.cc
 # The request parser needs our messages: generated here, so this script needs no CMake build.
 mkdir -p "$out/gen"
 protoc --proto_path=proto --cpp_out="$out/gen" proto/firstsip/v1/*.proto

@@ -1,5 +1,9 @@
 // Migrations against a real PostgreSQL: golang-migrate's bookkeeping and what we add to it.
+#include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -184,21 +188,45 @@ TEST_F(MigratorTest, ADatabaseMigratedByANewerBuildIsRefused) {
   EXPECT_TRUE(absl::StrContains(refused.message(), "newer build")) << refused;
 }
 
-TEST_F(MigratorTest, WaitingForTheLockGivesUpAfterTheTimeout) {
+TEST(GolangMigrateLockId, MatchesGolangMigratesOwnTestVectors) {
+  // database/util_test.go in golang-migrate v4.
+  EXPECT_EQ(GolangMigrateLockId("database_name", {}), "1764327054");
+  EXPECT_EQ(GolangMigrateLockId("database_name", {"schema_name_1"}), "2453313553");
+  EXPECT_EQ(GolangMigrateLockId("database_name", {"schema_name_1", "schema_name_2"}), "3743845847");
+}
+
+TEST_F(MigratorTest, HoldsBothGolangMigrateLockKeysAndWaitsForEitherUpToTheTimeout) {
   Migrator migrator(*connection_, embedded_, absl::Milliseconds(300));
-  auto lock_id = migrator.LockId();
-  ASSERT_TRUE(lock_id.ok());
-  auto holder = Connect();
-  db::Params params;
-  params.Add(*lock_id);
-  ASSERT_TRUE(holder->Exec("SELECT pg_advisory_lock($1::bigint)", params).ok());
-  absl::Time start = absl::Now();
-  absl::Status waited = migrator.Up();
-  EXPECT_EQ(waited.code(), absl::StatusCode::kDeadlineExceeded) << waited;
-  EXPECT_TRUE(absl::StrContains(waited.message(), "--migrate-lock-timeout")) << waited;
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
-  EXPECT_FALSE(TableExists("users"));
-  ASSERT_TRUE(holder->Exec("SELECT pg_advisory_unlock($1::bigint)", params).ok());
+  auto lock_ids = migrator.LockIds();
+  ASSERT_TRUE(lock_ids.ok());
+  // The library's key (over current_database()) and the CLI's (over the URL path "/db").
+  std::vector<std::string> expected = {
+      GolangMigrateLockId(database_->name(), {"public", "schema_migrations"}),
+      GolangMigrateLockId("/" + database_->name(), {"public", "schema_migrations"})};
+  std::vector<std::string> got = *lock_ids;
+  std::sort(got.begin(), got.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(got, expected);
+  for (const std::string& lock_id : *lock_ids) {
+    SCOPED_TRACE(lock_id);
+    auto holder = Connect();
+    ASSERT_TRUE(holder->ExecScript("SET application_name = 'golang-migrate'").ok());
+    db::Params params;
+    params.Add(lock_id);
+    ASSERT_TRUE(holder->Exec("SELECT pg_advisory_lock($1::bigint)", params).ok());
+    absl::Time start = absl::Now();
+    absl::Status waited = migrator.Up();
+    EXPECT_EQ(waited.code(), absl::StatusCode::kDeadlineExceeded) << waited;
+    EXPECT_TRUE(absl::StrContains(waited.message(), "--migrate-lock-timeout")) << waited;
+    EXPECT_TRUE(absl::StrContains(waited.message(), "golang-migrate")) << waited;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+    EXPECT_FALSE(TableExists("users"));
+    EXPECT_EQ(Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                    "pg_backend_pid()"),
+              0)
+        << "a migrator that gives up holds no key";
+    ASSERT_TRUE(holder->Exec("SELECT pg_advisory_unlock($1::bigint)", params).ok());
+  }
   EXPECT_TRUE(migrator.Up().ok());
 }
 
@@ -219,6 +247,329 @@ TEST_F(MigratorTest, ReplicasMigratingAtOnceApplyEachFileExactlyOnce) {
             static_cast<int64_t>(embedded_.migrations().size()));
   Migrator check(*connection_, embedded_, absl::Seconds(5));
   EXPECT_TRUE(check.CheckCurrent().ok());
+}
+
+TEST_F(MigratorTest, ANoTransactionFileRunsStatementsThatATransactionRefuses) {
+  std::vector<EmbeddedFile> files = {
+      {"000001_table.up.sql",
+       "CREATE TYPE mood AS ENUM ('calm');\nCREATE TABLE feed (id int, mood mood);"},
+      {"000001_table.down.sql", "DROP TABLE feed; DROP TYPE mood;"},
+      {"000002_concurrently.up.sql",
+       "-- firstsip: no-transaction\n"
+       "-- Both need to run outside a transaction block.\n"
+       "CREATE INDEX CONCURRENTLY IF NOT EXISTS feed_id_idx ON feed (id);\n"
+       "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'busy';\n"
+       "INSERT INTO feed VALUES (1, 'busy');  -- a new enum value, usable once committed\n"},
+      {"000002_concurrently.down.sql",
+       "-- firstsip: no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS feed_id_idx;\n"
+       "DELETE FROM feed;"}};
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok()) << set.status();
+  Migrator migrator(*connection_, *set, absl::Seconds(5));
+  absl::Status up = migrator.Up();
+  ASSERT_TRUE(up.ok()) << up;
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_index WHERE indexrelid = 'feed_id_idx'::regclass "
+                  "AND indisvalid"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM feed WHERE mood = 'busy'"), 1);
+  auto version = migrator.Version();
+  EXPECT_EQ(version->version, 2);
+  EXPECT_FALSE(version->dirty);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), 2);
+  EXPECT_TRUE(migrator.CheckCurrent().ok());
+  ASSERT_TRUE(migrator.Down(1).ok());
+  EXPECT_FALSE(TableExists("feed_id_idx"));
+  EXPECT_EQ(migrator.Version()->version, 1);
+  EXPECT_FALSE(migrator.Version()->dirty);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), 1);
+
+  // The same statements in an ordinary file fail: the reason the marker exists.
+  std::vector<EmbeddedFile> unmarked = files;
+  std::string body(files[2].contents.substr(files[2].contents.find('\n') + 1));
+  unmarked[2].contents = body;
+  auto plain = MigrationSet::FromFiles(unmarked);
+  ASSERT_TRUE(plain.ok());
+  Migrator in_transaction(*connection_, *plain, absl::Seconds(5));
+  absl::Status refused = in_transaction.Up();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cannot run inside a transaction block"))
+      << refused;
+}
+
+TEST_F(MigratorTest, AFailedNoTransactionFileStaysDirtyWithTheRepairAndReRunsAfterForce) {
+  std::vector<EmbeddedFile> files = {
+      {"000001_good.up.sql", "CREATE TABLE good (id int);"},
+      {"000001_good.down.sql", "DROP TABLE good;"},
+      {"000002_half.up.sql",
+       "-- firstsip: no-transaction\nCREATE TABLE IF NOT EXISTS kept (id int);\n"
+       "SELECT 1/0;\n"},
+      {"000002_half.down.sql", "DROP TABLE IF EXISTS kept;"}};
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok());
+  Migrator migrator(*connection_, *set, absl::Seconds(5));
+  absl::Status failed = migrator.Up();
+  ASSERT_FALSE(failed.ok());
+  for (const char* part : {"000002_half.up.sql", "statement 2 of 2", "line 3", "division by zero",
+                           "dirty at version 2", "firstsip-server migrate force 1"}) {
+    EXPECT_TRUE(absl::StrContains(failed.message(), part)) << part << " in " << failed;
+  }
+  EXPECT_TRUE(TableExists("kept")) << "statements before the failing one are kept";
+  auto version = migrator.Version();
+  EXPECT_EQ(version->version, 2);
+  EXPECT_TRUE(version->dirty);
+  absl::Status refused = migrator.CheckCurrent();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "dirty at version 2")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "firstsip-server migrate force 1")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "none of it was kept")) << refused;
+
+  // The documented repair: force the version before, fix the cause, run again.
+  ASSERT_TRUE(migrator.Force(1).ok());
+  files[2].contents =
+      "-- firstsip: no-transaction\nCREATE TABLE IF NOT EXISTS kept (id int);\n"
+      "SELECT 1;\n";
+  auto fixed = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(fixed.ok());
+  Migrator again(*connection_, *fixed, absl::Seconds(5));
+  absl::Status rerun = again.Up();
+  ASSERT_TRUE(rerun.ok()) << rerun;
+  EXPECT_EQ(again.Version()->version, 2);
+  EXPECT_TRUE(again.CheckCurrent().ok());
+}
+
+TEST_F(MigratorTest, AFailedConcurrentIndexIsReportedAsAnInvalidIndex) {
+  std::vector<EmbeddedFile> files = {
+      {"000001_t.up.sql", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (1);"},
+      {"000001_t.down.sql", "DROP TABLE t;"},
+      {"000002_unique.up.sql",
+       "-- firstsip: no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_x_key "
+       "ON t (x);\n"},
+      {"000002_unique.down.sql",
+       "-- firstsip: no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_x_key;\n"}};
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok());
+  Migrator migrator(*connection_, *set, absl::Seconds(5));
+  absl::Status failed = migrator.Up();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(absl::StrContains(failed.message(), "Invalid indexes now in the database: t_x_key"))
+      << failed;
+  auto invalid = migrator.InvalidIndexes();
+  ASSERT_TRUE(invalid.ok());
+  ASSERT_EQ(invalid->size(), 1u);
+  EXPECT_EQ((*invalid)[0].index, "t_x_key");
+  EXPECT_EQ((*invalid)[0].table, "t");
+  auto lines = migrator.Status();
+  ASSERT_TRUE(lines.ok());
+  EXPECT_TRUE((*lines)[1].dirty);
+  EXPECT_TRUE((*lines)[1].no_transaction);
+  EXPECT_FALSE((*lines)[1].applied);
+}
+
+// golang-migrate v4's postgres driver, as the CLI opened from a URL runs it: its lock over the
+// URL path, then for each file the dirty version, the file as one multi-statement query (one
+// implicit transaction), the clean version. It never touches schema_migrations_history.
+class GolangMigrate {
+ public:
+  GolangMigrate(db::BlockingConnection& connection, const MigrationSet& set, std::string database)
+      : connection_(connection), set_(set) {
+    lock_id_ = GolangMigrateLockId("/" + database, {"public", "schema_migrations"});
+  }
+
+  absl::Status Up(int64_t to) {
+    return Locked([&]() -> absl::Status {
+      int64_t current = Current();
+      for (const Migration& m : set_.migrations()) {
+        if (m.version <= current || m.version > to) continue;
+        if (absl::Status s = Set(m.version, true); !s.ok()) return s;
+        if (absl::Status s = connection_.ExecScript(m.up_sql); !s.ok()) return s;  // stays dirty
+        if (absl::Status s = Set(m.version, false); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::Status Down(int steps) {
+    return Locked([&]() -> absl::Status {
+      for (int i = 0; i < steps; ++i) {
+        const Migration* m = set_.Find(Current());
+        if (m == nullptr) break;
+        int64_t previous = set_.Previous(m->version);
+        if (absl::Status s = Set(previous, true); !s.ok()) return s;
+        if (absl::Status s = connection_.ExecScript(m->down_sql); !s.ok()) return s;
+        if (absl::Status s = Set(previous, false); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  absl::Status Locked(const std::function<absl::Status()>& body) {
+    db::Params params;
+    params.Add(lock_id_);
+    if (auto locked = connection_.Exec("SELECT pg_advisory_lock($1)", params); !locked.ok()) {
+      return locked.status();
+    }
+    absl::Status outcome = connection_.ExecScript(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, "
+        "dirty boolean not null)");
+    if (outcome.ok()) outcome = body();
+    (void)connection_.Exec("SELECT pg_advisory_unlock($1)", params);
+    return outcome;
+  }
+  int64_t Current() {
+    auto row = connection_.Exec("SELECT version FROM schema_migrations LIMIT 1");
+    return row.ok() && row->rows() == 1 ? *row->Int64(0, 0) : 0;
+  }
+  absl::Status Set(int64_t version, bool dirty) {
+    std::string insert = version > 0 || dirty
+                             ? absl::StrCat(
+                                   "INSERT INTO schema_migrations "
+                                   "(version, dirty) VALUES (",
+                                   version > 0 ? version : -1, ", ", dirty ? "true" : "false", ");")
+                             : "";
+    return connection_.ExecScript(
+        absl::StrCat("BEGIN; TRUNCATE schema_migrations; ", insert, " COMMIT;"));
+  }
+
+  db::BlockingConnection& connection_;
+  const MigrationSet& set_;
+  std::string lock_id_;
+};
+
+TEST_F(MigratorTest, AfterGolangMigrateFailedWithNoHistoryTheHintIsTheVersionBefore) {
+  GolangMigrate golang(*connection_, embedded_, database_->name());
+  ASSERT_TRUE(golang.Up(3).ok());
+  EXPECT_FALSE(TableExists("schema_migrations_history"));
+  // --migrate=false on a database golang-migrate built: checking needs no history table.
+  Migrator at_three(*connection_, embedded_, absl::Seconds(5));
+  absl::Status behind = at_three.CheckCurrent();
+  EXPECT_TRUE(absl::StrContains(behind.message(), "is at version 3 but this binary needs"))
+      << behind;
+  // golang-migrate fails half-way through 4 (here: its file meets an error).
+  ASSERT_TRUE(connection_->ExecScript("ALTER TABLE briefings ADD COLUMN content_proto int").ok());
+  EXPECT_FALSE(golang.Up(4).ok());
+  EXPECT_EQ(at_three.Version()->version, 4);
+  EXPECT_TRUE(at_three.Version()->dirty);
+  absl::Status refused = at_three.CheckCurrent();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "dirty at version 4")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "firstsip-server migrate force 3")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "did not record that state")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "none of it was kept")) << refused;
+  auto lines = at_three.Status();
+  ASSERT_TRUE(lines.ok());
+  EXPECT_TRUE(lines->back().dirty) << "status shows the dirty version as dirty";
+  // The repair as the message says: undo what was kept, force, start again.
+  ASSERT_TRUE(connection_->ExecScript("ALTER TABLE briefings DROP COLUMN content_proto").ok());
+  ASSERT_TRUE(at_three.Force(3).ok());
+  absl::Status up = at_three.Up();
+  ASSERT_TRUE(up.ok()) << up;
+  EXPECT_TRUE(at_three.CheckCurrent().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), 4) << "adopted 1-3, ran 4";
+}
+
+TEST_F(MigratorTest, StaleHistoryDoesNotVouchForAStateGolangMigrateLeftDirty) {
+  Migrator migrator(*connection_, embedded_, absl::Seconds(5));
+  ASSERT_TRUE(migrator.Up().ok());
+  GolangMigrate golang(*connection_, embedded_, database_->name());
+  ASSERT_TRUE(golang.Down(2).ok());
+  EXPECT_FALSE(TableExists("briefings"));
+  // golang-migrate then fails on 3 (a table of that name is in the way).
+  ASSERT_TRUE(connection_->ExecScript("CREATE TABLE briefings (id int)").ok());
+  EXPECT_FALSE(golang.Up(4).ok());
+  absl::Status refused = migrator.CheckCurrent();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "dirty at version 3")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "firstsip-server migrate force 2"))
+      << "not 4, which the stale history would say: " << refused;
+  ASSERT_TRUE(connection_->ExecScript("DROP TABLE briefings").ok());
+  ASSERT_TRUE(migrator.Force(2).ok());
+  ASSERT_TRUE(migrator.Up().ok());
+  EXPECT_TRUE(TableExists("briefings"));
+  EXPECT_TRUE(migrator.CheckCurrent().ok());
+}
+
+TEST_F(MigratorTest, HistoryFollowsAGolangMigrateDownSoAnEditedRolledBackFileMayBeReapplied) {
+  Migrator migrator(*connection_, embedded_, absl::Seconds(5));
+  ASSERT_TRUE(migrator.Up().ok());
+  GolangMigrate golang(*connection_, embedded_, database_->name());
+  ASSERT_TRUE(golang.Down(1).ok());
+  auto lines = migrator.Status();
+  ASSERT_TRUE(lines.ok());
+  EXPECT_FALSE(lines->back().applied);
+  EXPECT_FALSE(lines->back().applied_at.has_value()) << "a pending file has no applied time";
+  // The rolled-back file is edited, then applied again by this service.
+  std::vector<EmbeddedFile> files(EmbeddedMigrationFiles().begin(), EmbeddedMigrationFiles().end());
+  std::string edited = std::string(files.back().contents) + "\n-- edited before re-applying\n";
+  ASSERT_TRUE(absl::EndsWith(files.back().name, ".up.sql"));
+  files.back().contents = edited;
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok());
+  Migrator edited_binary(*connection_, *set, absl::Seconds(5));
+  absl::Status up = edited_binary.Up();
+  ASSERT_TRUE(up.ok()) << up;
+  EXPECT_TRUE(edited_binary.CheckCurrent().ok());
+  EXPECT_FALSE(edited_binary.Status()->back().edited_since_applied);
+}
+
+TEST_F(MigratorTest, ABlockedStatementGivesUpAfterItsRetriesNamingTheBlockerWhileOthersRead) {
+  Migrator base(*connection_, embedded_, absl::Seconds(5));
+  ASSERT_TRUE(base.Up().ok());
+  std::vector<EmbeddedFile> files(EmbeddedMigrationFiles().begin(), EmbeddedMigrationFiles().end());
+  files.push_back({"000099_users_column.up.sql", "ALTER TABLE users ADD COLUMN nickname text;"});
+  files.push_back({"000099_users_column.down.sql", "ALTER TABLE users DROP COLUMN nickname;"});
+  auto set = MigrationSet::FromFiles(files);
+  ASSERT_TRUE(set.ok());
+  // A long transaction that read users: ALTER TABLE must wait for it.
+  auto holder = Connect();
+  ASSERT_TRUE(holder
+                  ->ExecScript("SET application_name = 'nightly-report'; BEGIN; "
+                               "SELECT count(*) FROM users")
+                  .ok());
+  MigratorOptions options;
+  options.lock_wait = absl::Seconds(5);
+  options.statement_lock_timeout = absl::Milliseconds(300);
+  options.statement_max_wait = absl::Seconds(2);
+  options.observer_dsn = database_->dsn();
+  auto migration_connection = Connect();
+  Migrator migrator(*migration_connection, *set, options);
+  absl::Status outcome;
+  absl::Time start = absl::Now();
+  std::thread migrating([&] { outcome = migrator.Up(); });
+  // Meanwhile: golang-migrate's keys are taken, and readers wait at most the lock timeout.
+  absl::SleepFor(absl::Milliseconds(100));
+  auto reader = Connect();
+  Migrator same_keys(*reader, *set, options);
+  auto lock_ids = same_keys.LockIds();
+  ASSERT_TRUE(lock_ids.ok());
+  for (const std::string& lock_id : *lock_ids) {
+    db::Params params;
+    params.Add(lock_id);
+    auto taken = reader->Exec("SELECT pg_try_advisory_lock($1::bigint)", params);
+    ASSERT_TRUE(taken.ok());
+    EXPECT_FALSE(*taken->Bool(0, 0)) << "golang-migrate could take key " << lock_id;
+  }
+  absl::Duration slowest;
+  while (absl::Now() - start < absl::Milliseconds(1800)) {
+    absl::Time before = absl::Now();
+    ASSERT_TRUE(reader->Exec("SELECT count(*) FROM users").ok());
+    slowest = std::max(slowest, absl::Now() - before);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  migrating.join();
+  absl::Duration took = absl::Now() - start;
+  std::printf("reads of users during the blocked migration: slowest %s (lock_timeout 300ms)\n",
+              absl::FormatDuration(slowest).c_str());
+  EXPECT_LT(slowest, absl::Milliseconds(700));
+  EXPECT_EQ(outcome.code(), absl::StatusCode::kDeadlineExceeded) << outcome;
+  for (const char* part :
+       {"000099_users_column.up.sql", "--migrate-statement-lock-timeout (300ms)", "nightly-report",
+        "idle in transaction", "transaction started", "query started", "stays at version 4"}) {
+    EXPECT_TRUE(absl::StrContains(outcome.message(), part)) << part << " in " << outcome;
+  }
+  EXPECT_GE(took, absl::Milliseconds(1500));
+  EXPECT_LT(took, absl::Seconds(4));
+  EXPECT_EQ(migrator.Version()->version, 4);
+  EXPECT_FALSE(migrator.Version()->dirty);
+  // Once the long transaction ends, the same migration goes through.
+  ASSERT_TRUE(holder->ExecScript("COMMIT").ok());
+  EXPECT_TRUE(migrator.Up().ok());
+  EXPECT_EQ(migrator.Version()->version, 99);
 }
 
 }  // namespace
