@@ -41,7 +41,6 @@
 #include "firstsip/v1/identity.grpc.pb.h"
 #include "firstsip/v1/user.grpc.pb.h"
 #include "grpc/grpc.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
@@ -53,6 +52,7 @@
 #include "transport/health_monitor.h"
 #include "transport/health_service.h"
 #include "transport/identity_service.h"
+#include "transport/reflection_service.h"
 #include "transport/rpc_server.h"
 #include "transport/user_service.h"
 
@@ -290,7 +290,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   transport::IdentityServiceImpl identity_service(identity_store);
   transport::BriefingServiceImpl briefing_service(briefing_store);
 
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  transport::InitReflectionServerBuilderPlugin();
   transport::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!options.metrics_listen.empty()) {
