@@ -297,7 +297,10 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
     try {
       exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen);
     } catch (const std::exception&) {
-      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen, " (in use?)"));
+      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen,
+                            " (in use, or not a local address): choose another HOST:PORT with "
+                            "--metrics-listen (env FIRSTSIP_METRICS_LISTEN), or turn metrics off "
+                            "with --metrics-listen= (empty)"));
       pool.Stop();
       return 1;
     }
