@@ -29,8 +29,20 @@ fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# apt's own error goes to stderr first; then what to do, and the script stops there rather than
+# leaving a later step to fail on a missing file.
+if ! apt-get update -qq; then
+  echo "install-deps: apt-get update failed (apt's error above): the Debian mirror cannot be" \
+    "reached, or a source in /etc/apt/sources.list* is broken. Fix that and run again, or" \
+    "install these yourself: ${missing[*]}" >&2
+  exit 1
+fi
 # postgresql-common would create and start a system cluster; ours are private, so skip it.
 mkdir -p /etc/postgresql-common/createcluster.d
 echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/firstsip.conf
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  echo "install-deps: apt-get could not install ${missing[*]} (apt's error above). This" \
+    "project builds from Debian bookworm's packages only: check that the machine runs" \
+    "bookworm and reaches its mirror, then run again." >&2
+  exit 1
+fi

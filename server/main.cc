@@ -42,7 +42,6 @@
 #include "firstsip/v1/identity.grpc.pb.h"
 #include "firstsip/v1/user.grpc.pb.h"
 #include "grpc/grpc.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
@@ -58,6 +57,7 @@
 #include "transport/health_monitor.h"
 #include "transport/health_service.h"
 #include "transport/identity_service.h"
+#include "transport/reflection_service.h"
 #include "transport/rpc_server.h"
 #include "transport/user_service.h"
 
@@ -315,14 +315,17 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   storage::ChangeStore change_store(pool);
   transport::IdentityServiceImpl identity_service(identity_store);
 
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  transport::InitReflectionServerBuilderPlugin();
   transport::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!options.metrics_listen.empty()) {
     try {
       exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen);
     } catch (const std::exception&) {
-      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen, " (in use?)"));
+      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen,
+                            " (in use, or not a local address): choose another HOST:PORT with "
+                            "--metrics-listen (env FIRSTSIP_METRICS_LISTEN), or turn metrics off "
+                            "with --metrics-listen= (empty)"));
       pool.Stop();
       return 1;
     }

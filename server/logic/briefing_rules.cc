@@ -120,7 +120,7 @@ absl::StatusOr<absl::Duration> ClaimWaitFrom(const google::protobuf::Duration& w
 absl::StatusOr<std::optional<std::string>> RequestIdFrom(absl::string_view request_id,
                                                          absl::string_view field) {
   if (request_id.empty()) return std::optional<std::string>();
-  FIRSTSIP_RETURN_IF_ERROR(ValidateText(request_id, field, kMaxRequestIdLength));
+  FIRSTSIP_RETURN_IF_ERROR(ValidateIdentifier(request_id, field, kMaxRequestIdLength));
   return std::optional<std::string>(std::string(request_id));
 }
 

@@ -59,7 +59,7 @@ absl::StatusOr<SignInInput> PrepareSignIn(const v1::SignInRequest& request) {
     return absl::InvalidArgumentError("provider_user_id: is required");
   }
   FIRSTSIP_RETURN_IF_ERROR(
-      ValidateText(request.provider_user_id(), "provider_user_id", kMaxProviderUserIdLength));
+      ValidateIdentifier(request.provider_user_id(), "provider_user_id", kMaxProviderUserIdLength));
   input.provider_user_id = request.provider_user_id();
   FIRSTSIP_RETURN_IF_ERROR(ValidateEmail(request.email(), "email"));
   input.email = request.email();

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -35,6 +37,36 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
   return length;
 }
 
+// U+FFFD REPLACEMENT CHARACTER in UTF-8.
+constexpr absl::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+
+// The domain of an email address as a hostname (see ValidateEmail).
+absl::Status ValidateEmailDomain(absl::string_view domain, absl::string_view field) {
+  if (domain.empty() || domain.find('.') == absl::string_view::npos) {
+    return Invalid(field, "needs a domain such as example.com after the '@'");
+  }
+  for (absl::string_view label : absl::StrSplit(domain, '.')) {
+    if (label.empty()) {
+      return Invalid(field, "needs a domain such as example.com after the '@' (an empty label)");
+    }
+    if (label.size() > kMaxDomainLabelLength) {
+      return Invalid(field, absl::StrCat("each part of the domain must be at most ",
+                                         kMaxDomainLabelLength, " bytes"));
+    }
+    bool ldh = std::all_of(label.begin(), label.end(),
+                           [](char c) { return absl::ascii_isalnum(c) || c == '-'; });
+    if (!ldh) {
+      return Invalid(field,
+                     "the domain must be ASCII letters, digits, hyphens and dots "
+                     "(an internationalized domain in its xn-- form)");
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return Invalid(field, "no part of the domain may start or end with a hyphen");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateText(absl::string_view value, absl::string_view field, size_t max_bytes) {
@@ -50,9 +82,22 @@ absl::Status ValidateText(absl::string_view value, absl::string_view field, size
   return absl::OkStatus();
 }
 
+absl::Status ValidateIdentifier(absl::string_view value, absl::string_view field,
+                                size_t max_bytes) {
+  if (absl::Status text = ValidateText(value, field, max_bytes); !text.ok()) return text;
+  if (absl::StrContains(value, kReplacementCharacter)) {
+    return Invalid(field,
+                   "must not contain U+FFFD, the replacement character: the text was damaged "
+                   "before it arrived; send the original");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateEmail(absl::string_view email, absl::string_view field) {
   if (email.empty()) return Invalid(field, "is required");
-  if (absl::Status text = ValidateText(email, field, kMaxEmailLength); !text.ok()) return text;
+  if (absl::Status text = ValidateIdentifier(email, field, kMaxEmailLength); !text.ok()) {
+    return text;
+  }
   auto bad_char = [](char c) {
     auto u = static_cast<unsigned char>(c);
     return u <= 0x20 || u == 0x7F || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' ||
@@ -73,13 +118,7 @@ absl::Status ValidateEmail(absl::string_view email, absl::string_view field) {
   if (local.front() == '.' || local.back() == '.' || local.find("..") != absl::string_view::npos) {
     return Invalid(field, "must not start, end or repeat dots before the '@'");
   }
-  size_t dot = domain.find('.');
-  if (domain.empty() || dot == absl::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.' || domain.find("..") != absl::string_view::npos ||
-      domain.front() == '-') {
-    return Invalid(field, "needs a domain such as example.com after the '@'");
-  }
-  return absl::OkStatus();
+  return ValidateEmailDomain(domain, field);
 }
 
 absl::Status ValidateTimezone(absl::string_view name, absl::string_view field) {

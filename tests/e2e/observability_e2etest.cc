@@ -129,5 +129,32 @@ TEST(LogFormatTest, TextFormatIsForPeople) {
   EXPECT_FALSE(absl::StrContains(output, "{\"time\"")) << output;
 }
 
+TEST(MetricsPortTest, APortInUseStopsStartUpNamingTheFlagAndHowToTurnMetricsOff) {
+  // Hold a port, the way another process would.
+  int holder = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::string taken = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  auto database = testing::TestDatabase::Create();
+  ASSERT_TRUE(database.ok()) << database.status();
+  testing::CommandResult result =
+      testing::RunServerCommand({"--database-url=" + (*database)->dsn(), "--listen=127.0.0.1:0",
+                                 "--metrics-listen=" + taken, "serve"},
+                                {{"ENCRYPTION_KEY", std::string(testing::kTestEncryptionKey)}});
+  close(holder);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "cannot serve metrics on " + taken))
+      << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "--metrics-listen")) << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "turn metrics off")) << result.output;
+}
+
 }  // namespace
 }  // namespace firstsip

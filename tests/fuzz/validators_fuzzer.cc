@@ -9,7 +9,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string input(reinterpret_cast<const char*>(data), size);
   using namespace firstsip::logic;
   if (ValidateEmail(input, "email").ok() &&
-      (input.find('\0') != std::string::npos || input.find('@') == std::string::npos)) {
+      (input.find('\0') != std::string::npos || input.find('@') == std::string::npos ||
+       input.find("\xEF\xBF\xBD") != std::string::npos ||
+       input.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.",
+                               input.rfind('@') + 1) != std::string::npos)) {
     __builtin_trap();
   }
   if (ValidateText(input, "text", 256).ok() &&
