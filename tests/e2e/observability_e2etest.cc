@@ -1,6 +1,9 @@
 // What operators see: Prometheus metrics scraped over HTTP, and JSON logs that carry the call,
 // its code, its duration and the caller's x-request-id, and never a secret.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
