@@ -5,7 +5,16 @@
 // Tables for people by default, --json for scripts (one JSON document per call, protobuf's JSON
 // mapping). Exit codes: 0 ok; 1 health not SERVING; 2 usage; 10 + the gRPC code for an error
 // from the service (e.g. 15 NOT_FOUND, 13 INVALID_ARGUMENT... see kUsage).
+//
+// `briefings watch` runs until SIGINT/SIGTERM (exit 0) or an error: one line per change, or one
+// JSON object per line with --json, each flushed as it comes; resumes are reported on stderr.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -54,6 +64,10 @@ ABSL_FLAG(std::string, request_id, "", "idempotency key for briefings create");
 ABSL_FLAG(std::string, status, "", "pending, processing, completed or failed");
 ABSL_FLAG(bool, unread, false, "only briefings not yet read");
 ABSL_FLAG(absl::Duration, lease, absl::ZeroDuration(), "claim lease (0: the server's 5m)");
+ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(),
+          "claim: wait up to this long for work (at most 5m; 0: answer at once)");
+ABSL_FLAG(int64_t, user, 0, "briefings watch: the user whose briefings to watch");
+ABSL_FLAG(std::string, resume, "", "briefings watch: resume after this token");
 ABSL_FLAG(std::string, content, "{}", "briefing content, a JSON object");
 ABSL_FLAG(std::string, error, "", "why the briefing failed");
 
@@ -76,7 +90,12 @@ groups:
   users       get|get-by-email|list|create|update|delete|undelete
   signin                                     sign a user in with OAuth tokens
   identities  list|get|tokens|delete
-  briefings   create|get|list|start|claim|complete|fail|read|delete
+  briefings   create|get|list|start|claim|complete|fail|read|delete|watch
+
+  firstsip briefings claim --wait=30s [--lease=2m]   a worker waits for work instead of polling
+  firstsip briefings watch --user=ID [--resume=TOKEN]
+      one line per change to the user's briefings (--json: JSON lines) until Ctrl-C; resumes
+      by itself when the server goes away (said on stderr); no deadline (--timeout is ignored)
 
 Run `firstsip GROUP --help` or `firstsip GROUP COMMAND --help` for more. The target also comes
 from FIRSTSIP_TARGET (default 127.0.0.1:50051).
@@ -182,6 +201,97 @@ std::vector<std::string> BriefingRow(const v1::Briefing& b) {
           Time(b.create_time(), b.has_create_time()),
           Time(b.read_at(), b.has_read_at()),
           b.error_message().empty() ? "-" : b.error_message()};
+}
+
+// One line for one change: what a person watching needs, and the token to resume after it.
+std::string ChangeLine(const v1::WatchBriefingsResponse& change) {
+  const v1::Briefing& b = change.briefing();
+  std::string status = v1::BriefingStatus_Name(b.status());
+  return absl::StrCat(
+      "briefing=", b.id(), " status=", status.substr(std::string("BRIEFING_STATUS_").size()),
+      " read=", b.has_read_at() ? "yes" : "no", " deleted=", b.has_delete_time() ? "yes" : "no",
+      " updated=", Time(b.update_time(), b.has_update_time()), " resume=", change.resume_token());
+}
+
+// SIGINT and SIGTERM cancel `watch` from a thread of their own: the handler only writes to a
+// pipe (async-signal-safe), the thread reads it and calls Cancel().
+class CancelOnSignal {
+ public:
+  explicit CancelOnSignal(firstsip::client::BriefingWatch& watch) {
+    if (pipe2(fds_, O_CLOEXEC) != 0) return;
+    write_fd_ = fds_[1];
+    struct sigaction action = {};
+    action.sa_handler = [](int) {
+      char byte = 's';
+      (void)!write(write_fd_, &byte, 1);
+    };
+    action.sa_flags = SA_RESTART;  // a print the signal interrupts goes on, whole
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    thread_ = std::thread([this, &watch] {
+      char byte = 0;
+      while (read(fds_[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      if (byte == 's') {
+        signalled_ = true;
+        watch.Cancel();
+      }
+    });
+  }
+  ~CancelOnSignal() {
+    if (!thread_.joinable()) return;
+    char byte = 'q';  // the watch ended by itself: let the thread go
+    (void)!write(fds_[1], &byte, 1);
+    thread_.join();
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  // True once a signal cancelled the watch (read after the watch ended).
+  bool signalled() const { return signalled_; }
+
+ private:
+  static inline int write_fd_ = -1;
+  int fds_[2] = {-1, -1};
+  std::atomic<bool> signalled_ = false;
+  std::thread thread_;
+};
+
+int Watch(Client& client, int64_t user_id) {
+  const bool json = absl::GetFlag(FLAGS_json);
+  firstsip::client::WatchOptions options;
+  bool resumed = false;
+  options.on_live = [&] {
+    if (resumed) {
+      std::fprintf(stderr, "watch: resumed\n");
+    } else {
+      std::fprintf(stderr, "watch: watching the briefings of user %lld (Ctrl-C to stop)\n",
+                   static_cast<long long>(user_id));
+    }
+  };
+  options.on_resume = [&](const absl::Status& ended, absl::Duration delay) {
+    resumed = true;
+    std::fprintf(stderr, "watch: stream ended (%s: %s); resuming in %s\n",
+                 CodeName(ended.code()).c_str(), std::string(ended.message()).c_str(),
+                 absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))).c_str());
+  };
+  auto watch = client.WatchBriefings(user_id, absl::GetFlag(FLAGS_resume), std::move(options));
+  CancelOnSignal cancel_on_signal(*watch);
+  while (true) {
+    absl::StatusOr<v1::WatchBriefingsResponse> change = watch->Next();
+    if (!change.ok()) {
+      if (cancel_on_signal.signalled()) return 0;
+      return Fail(change.status());
+    }
+    if (json) {
+      PrintJson(*change);
+    } else {
+      std::printf("%s\n", ChangeLine(*change).c_str());
+    }
+    std::fflush(stdout);
+  }
 }
 
 template <typename T>
@@ -400,12 +510,13 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                             return Show(c.StartBriefing(id), BriefingHeader(), &BriefingRow);
                           });
                         }};
-  briefings["claim"] = {"[--lease=2m]", "take the oldest pending briefing for a worker", 0,
-                        [](Client& c, const auto&) {
+  briefings["claim"] = {"[--lease=2m] [--wait=30s]",
+                        "take the oldest pending briefing for a worker, waiting for one if asked",
+                        0, [](Client& c, const auto&) {
                           std::optional<absl::Duration> lease;
                           if (absl::GetFlag(FLAGS_lease) > absl::ZeroDuration())
                             lease = absl::GetFlag(FLAGS_lease);
-                          auto claimed = c.ClaimNextBriefing(lease);
+                          auto claimed = c.ClaimNextBriefing(lease, absl::GetFlag(FLAGS_wait));
                           if (!claimed.ok()) return Fail(claimed.status());
                           if (absl::GetFlag(FLAGS_json)) {
                             v1::ClaimNextBriefingResponse response;
@@ -446,6 +557,12 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                            return WithId(
                                a, [&](int64_t id) { return ShowEmpty(c.DeleteBriefing(id)); });
                          }};
+  briefings["watch"] = {"--user=ID [--resume=TOKEN]",
+                        "print each change to a user's briefings as it commits, until Ctrl-C", 0,
+                        [](Client& c, const auto&) {
+                          if (!Given("user")) return Usage("briefings watch needs --user=ID");
+                          return Watch(c, absl::GetFlag(FLAGS_user));
+                        }};
   return groups;
 }
 

@@ -1,5 +1,6 @@
 #include "firstsip/client/client.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -38,7 +39,211 @@ absl::StatusOr<Response> Invoke(Stub& stub, Method<Stub, Request, Response> meth
   return response;
 }
 
+void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(duration);
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
 }  // namespace
+
+// One WatchBriefings call, as a gRPC callback reactor. Its state lives under the watch's mutex;
+// the reactor only records what happened and wakes the watch, which decides everything.
+//
+// At most one read is in flight, and the next starts only once Next() took the message: a slow
+// caller slows the stream, and the server's bounded queue (RESOURCE_EXHAUSTED) does the rest. A
+// hold keeps OnDone away until the last read failed, so Next() may always start another read;
+// Cancel() starts one when none is in flight, and reads go on after it until one fails, so
+// that the cancelled call finishes.
+class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsResponse> {
+ public:
+  WatchStream(BriefingWatch& watch, const std::string& token) : watch_(watch) {
+    request_.set_user_id(watch.user_id_);
+    request_.set_resume_token(token);
+    if (watch.deadline_ != absl::InfiniteFuture()) {
+      context_.set_deadline(absl::ToChronoTime(watch.deadline_));
+    }
+    if (!watch.request_id_.empty()) context_.AddMetadata("x-request-id", watch.request_id_);
+  }
+
+  // Called without the watch's mutex: gRPC may run reactions on the calling thread.
+  void Start() {
+    watch_.stub_->async()->WatchBriefings(&context_, &request_, this);
+    AddHold();
+    StartRead(&buffer_);
+    StartCall();
+  }
+  void ReadNext() { StartRead(&buffer_); }
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadInitialMetadataDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(watch_.mutex_);
+    if (ok) SetLive();
+    watch_.changed_.notify_all();
+  }
+  void OnReadDone(bool ok) override {
+    bool drain = false;
+    {
+      std::lock_guard<std::mutex> lock(watch_.mutex_);
+      if (ok && watch_.cancelled_) {
+        drain = true;  // a read that was in flight when Cancel() ran: nobody will take it
+      } else {
+        reading = false;
+        if (ok) {
+          SetLive();  // headers come first, but their reaction may run after this one
+          message = std::move(buffer_);
+        }
+      }
+      watch_.changed_.notify_all();
+    }
+    if (drain) {
+      StartRead(&buffer_);  // fails soon, the call being cancelled
+    } else if (!ok) {
+      RemoveHold();  // no read follows a failed one: let the call finish
+    }
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard<std::mutex> lock(watch_.mutex_);
+    this->status = FromGrpc(status);
+    done = true;
+    watch_.changed_.notify_all();
+  }
+
+  // Guarded by the watch's mutex.
+  bool live = false;
+  bool live_reported = false;
+  absl::Time live_since = absl::InfiniteFuture();
+  bool delivered = false;                             // Next() returned a message of this stream
+  bool reading = true;                                // a read is in flight (or about to start)
+  std::optional<v1::WatchBriefingsResponse> message;  // read, not yet taken by Next()
+  bool done = false;                                  // OnDone ran: the call is over
+  absl::Status status;
+
+ private:
+  void SetLive() {
+    if (live) return;
+    live = true;
+    live_since = absl::Now();
+  }
+
+  BriefingWatch& watch_;
+  grpc::ClientContext context_;
+  v1::WatchBriefingsRequest request_;
+  v1::WatchBriefingsResponse buffer_;
+};
+
+bool WatchResumesAfter(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted;
+}
+
+BriefingWatch::BriefingWatch(std::shared_ptr<grpc::Channel> channel, int64_t user_id,
+                             std::string resume_token, WatchOptions options, absl::Time deadline,
+                             std::string request_id)
+    : stub_(v1::BriefingService::NewStub(channel)),
+      user_id_(user_id),
+      options_(std::move(options)),
+      deadline_(deadline),
+      request_id_(std::move(request_id)),
+      token_(std::move(resume_token)),
+      backoff_(options_.backoff) {}
+
+BriefingWatch::~BriefingWatch() {
+  Cancel();
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return stream_ == nullptr || stream_->done; });
+}
+
+absl::StatusOr<v1::WatchBriefingsResponse> BriefingWatch::Next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    if (!ended_.ok()) return ended_;
+    if (cancelled_) {
+      ended_ = absl::CancelledError("watch cancelled");
+      continue;
+    }
+    const absl::Time now = absl::Now();
+    if (stream_ == nullptr) {
+      if (now >= deadline_) {
+        ended_ = absl::DeadlineExceededError("the watch's deadline ran out");
+        continue;
+      }
+      if (now < resume_at_) {  // backing off; Cancel() wakes us
+        changed_.wait_until(lock, absl::ToChronoTime(std::min(resume_at_, deadline_)));
+        continue;
+      }
+      auto stream = std::make_shared<WatchStream>(*this, token_);
+      stream_ = stream;
+      lock.unlock();
+      stream->Start();
+      lock.lock();
+      continue;
+    }
+    std::shared_ptr<WatchStream> stream = stream_;
+    if (stream->live && !stream->live_reported) {
+      stream->live_reported = true;
+      if (options_.on_live) {
+        lock.unlock();
+        options_.on_live();
+        lock.lock();
+      }
+      continue;
+    }
+    if (stream->message.has_value()) {
+      v1::WatchBriefingsResponse change = std::move(*stream->message);
+      stream->message.reset();
+      stream->delivered = true;
+      stream->reading = true;
+      token_ = change.resume_token();
+      lock.unlock();
+      stream->ReadNext();
+      return change;
+    }
+    if (stream->done) {
+      const absl::Status status = stream->status;
+      stream_.reset();
+      if (cancelled_) continue;
+      if (!status.ok() && !WatchResumesAfter(status.code())) {
+        ended_ = status;
+        continue;
+      }
+      // A stream that went well starts the backoff over; one that failed at once grows it.
+      if (stream->delivered || now - stream->live_since > options_.backoff.max) backoff_.Reset();
+      const absl::Duration delay = backoff_.Next();
+      resume_at_ = now + delay;
+      if (options_.on_resume) {
+        lock.unlock();
+        options_.on_resume(status, delay);
+        lock.lock();
+      }
+      continue;
+    }
+    changed_.wait(lock);
+  }
+}
+
+void BriefingWatch::Cancel() {
+  std::shared_ptr<WatchStream> stream;
+  bool read = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    stream = stream_;
+    if (stream != nullptr && !stream->reading && !stream->done) {
+      stream->message.reset();  // never delivered: resume_token() stays before it
+      stream->reading = true;
+      read = true;
+    }
+    changed_.notify_all();
+  }
+  if (stream == nullptr) return;
+  stream->Cancel();
+  if (read) stream->ReadNext();  // fails at once: the call can finish
+}
+
+std::string BriefingWatch::resume_token() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return token_;
+}
 
 absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
@@ -213,14 +418,22 @@ absl::StatusOr<v1::Briefing> Client::StartBriefing(int64_t id, const CallOptions
 
 absl::StatusOr<std::optional<v1::Briefing>> Client::ClaimNextBriefing(
     std::optional<absl::Duration> lease, const CallOptions& call) {
+  return ClaimNextBriefing(lease, absl::ZeroDuration(), call);
+}
+
+absl::StatusOr<std::optional<v1::Briefing>> Client::ClaimNextBriefing(
+    std::optional<absl::Duration> lease, absl::Duration wait, const CallOptions& call) {
   v1::ClaimNextBriefingRequest request;
-  if (lease.has_value()) {
-    int64_t nanos = absl::ToInt64Nanoseconds(*lease);
-    request.mutable_lease()->set_seconds(nanos / 1'000'000'000);
-    request.mutable_lease()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  if (lease.has_value()) SetDuration(*lease, request.mutable_lease());
+  CallOptions waiting = call;
+  if (wait != absl::ZeroDuration()) {
+    // A negative wait goes to the server as it is, to be refused there like any bad request.
+    SetDuration(wait, request.mutable_wait());
+    waiting.timeout =
+        call.timeout.value_or(options_.timeout) + std::max(wait, absl::ZeroDuration());
   }
-  auto response =
-      Invoke(*briefings_, &v1::BriefingService::Stub::ClaimNextBriefing, *Context(call), request);
+  auto response = Invoke(*briefings_, &v1::BriefingService::Stub::ClaimNextBriefing,
+                         *Context(waiting), request);
   if (!response.ok()) return response.status();
   if (!response->has_briefing()) return std::optional<v1::Briefing>();
   return std::optional<v1::Briefing>(std::move(*response->mutable_briefing()));
@@ -254,6 +467,14 @@ absl::Status Client::DeleteBriefing(int64_t id, const CallOptions& call) {
   request.set_id(id);
   return Invoke(*briefings_, &v1::BriefingService::Stub::DeleteBriefing, *Context(call), request)
       .status();
+}
+
+std::unique_ptr<BriefingWatch> Client::WatchBriefings(int64_t user_id, std::string resume_token,
+                                                      WatchOptions watch, const CallOptions& call) {
+  const absl::Time deadline =
+      call.timeout.has_value() ? absl::Now() + *call.timeout : absl::InfiniteFuture();
+  return std::unique_ptr<BriefingWatch>(new BriefingWatch(
+      channel_, user_id, std::move(resume_token), std::move(watch), deadline, call.request_id));
 }
 
 }  // namespace firstsip::client

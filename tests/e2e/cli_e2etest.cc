@@ -1,12 +1,16 @@
 // The `firstsip` command line against a real server: every command group, in tables and in
-// --json, and its exit codes.
+// --json, and its exit codes; `briefings watch` and `briefings claim --wait`.
+#include <signal.h>
+
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "firstsip/client/client.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -34,6 +38,33 @@ class CliTest : public testing::RunningServerTest {
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1)
         << "one JSON document per call: " << result.output;
     return document;
+  }
+
+  // Starts the command line with `args`, to run until signalled (briefings watch).
+  std::unique_ptr<testing::ServerProcess> CliInBackground(std::vector<std::string> args) {
+    args.insert(args.begin(), "--target=" + server_->target());
+    return testing::ServerProcess::LaunchCommand(testing::CliBinary(), args);
+  }
+
+  // The lines of `output` that start with `prefix`.
+  static std::vector<std::string> Lines(const std::string& output, const std::string& prefix) {
+    std::vector<std::string> lines;
+    for (absl::string_view line : absl::StrSplit(output, '\n')) {
+      if (absl::StartsWith(line, prefix)) lines.emplace_back(line);
+    }
+    return lines;
+  }
+
+  // Waits until `process` printed `count` lines that start with `prefix`.
+  static std::vector<std::string> WaitForLines(const testing::ServerProcess& process,
+                                               const std::string& prefix, size_t count) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 1000; ++i) {
+      lines = Lines(process.output(), prefix);
+      if (lines.size() >= count) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return lines;
   }
 
   static std::string Field(const google::protobuf::Struct& s, const std::string& name) {
@@ -149,6 +180,132 @@ TEST_F(CliTest, BriefingsCommandsWalkTheLifecycle) {
   EXPECT_EQ(Cli({"briefings", "complete", first, "--content=[1,2"}).exit_code, 2);
 }
 
+TEST_F(CliTest, BriefingsWatchPrintsALinePerChangeAndStopsCleanlyOnSigint) {
+  std::string user_id = Field(Json({"users", "create", "--email=ada@example.com"}), "id");
+  auto watch = CliInBackground({"briefings", "watch", "--user=" + user_id});
+  ASSERT_TRUE(
+      watch->WaitForOutput("watch: watching the briefings of user " + user_id, absl::Seconds(10)))
+      << watch->output();
+  std::string id = Field(Json({"briefings", "create", user_id}), "id");
+  ASSERT_EQ(Cli({"briefings", "start", id}).exit_code, 0);
+  ASSERT_EQ(Cli({"briefings", "complete", id, R"(--content={"news": []})"}).exit_code, 0);
+  ASSERT_EQ(Cli({"briefings", "read", id}).exit_code, 0);
+  ASSERT_EQ(Cli({"briefings", "delete", id}).exit_code, 0);
+  std::vector<std::string> lines = WaitForLines(*watch, "briefing=", 5);
+  ASSERT_EQ(lines.size(), 5u) << watch->output();
+  const std::string b = "briefing=" + id;
+  EXPECT_TRUE(absl::StartsWith(lines[0], b + " status=PENDING read=no deleted=no updated=20"))
+      << lines[0];
+  EXPECT_TRUE(absl::StartsWith(lines[1], b + " status=PROCESSING read=no")) << lines[1];
+  EXPECT_TRUE(absl::StartsWith(lines[2], b + " status=COMPLETED read=no")) << lines[2];
+  EXPECT_TRUE(absl::StartsWith(lines[3], b + " status=COMPLETED read=yes deleted=no")) << lines[3];
+  EXPECT_TRUE(absl::StartsWith(lines[4], b + " status=COMPLETED read=yes deleted=yes")) << lines[4];
+  for (const std::string& line : lines) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    ASSERT_EQ(words.size(), 6u) << line;
+    EXPECT_TRUE(absl::StartsWith(words[5], "resume=") && words[5].size() > 7) << line;
+  }
+  EXPECT_EQ(watch->Stop(SIGINT), 0) << watch->output();
+  EXPECT_TRUE(absl::EndsWith(watch->output(), "\n")) << "nothing partial: " << watch->output();
+  EXPECT_EQ(Lines(watch->output(), "error").size(), 0u) << watch->output();
+}
+
+TEST_F(CliTest, BriefingsWatchJsonLinesParseAndResumeReplays) {
+  std::string user_id = Field(Json({"users", "create", "--email=ada@example.com"}), "id");
+  std::string id = Field(Json({"briefings", "create", user_id}), "id");
+  // List-then-watch: the listing's token covers what changes after it.
+  std::string token = Field(Json({"briefings", "list", user_id}), "resume_token");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(Cli({"briefings", "start", id}).exit_code, 0);
+  ASSERT_EQ(Cli({"briefings", "fail", id, "--error=no weather"}).exit_code, 0);
+
+  auto watch =
+      CliInBackground({"--json", "briefings", "watch", "--user=" + user_id, "--resume=" + token});
+  std::vector<std::string> lines = WaitForLines(*watch, "{", 2);
+  ASSERT_EQ(lines.size(), 2u) << watch->output();
+  std::vector<google::protobuf::Struct> changes(2);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[i], &changes[i]).ok())
+        << lines[i];
+  }
+  const auto& first = changes[0].fields().at("briefing").struct_value();
+  EXPECT_EQ(Field(first, "id"), id);
+  EXPECT_EQ(Field(first, "status"), "BRIEFING_STATUS_PROCESSING");
+  EXPECT_EQ(Field(changes[1].fields().at("briefing").struct_value(), "status"),
+            "BRIEFING_STATUS_FAILED");
+  EXPECT_EQ(Field(changes[1].fields().at("briefing").struct_value(), "error_message"),
+            "no weather");
+  EXPECT_EQ(watch->Stop(SIGTERM), 0) << watch->output();
+
+  // Resuming from the first line's token replays what came after it, and nothing before.
+  auto resumed = CliInBackground({"--json", "briefings", "watch", "--user=" + user_id,
+                                  "--resume=" + Field(changes[0], "resume_token")});
+  ASSERT_EQ(WaitForLines(*resumed, "{", 1).size(), 1u) << resumed->output();
+  absl::SleepFor(absl::Milliseconds(300));  // anything more would show now
+  EXPECT_EQ(resumed->Stop(SIGINT), 0);
+  lines = Lines(resumed->output(), "{");
+  ASSERT_EQ(lines.size(), 1u) << resumed->output();
+  google::protobuf::Struct replayed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[0], &replayed).ok()) << lines[0];
+  EXPECT_EQ(Field(replayed, "resume_token"), Field(changes[1], "resume_token"));
+}
+
+TEST_F(CliTest, BriefingsWatchResumesAcrossAServerRestartAndSaysSoOnStderr) {
+  std::string user_id = Field(Json({"users", "create", "--email=ada@example.com"}), "id");
+  auto watch = CliInBackground({"briefings", "watch", "--user=" + user_id});
+  ASSERT_TRUE(watch->WaitForOutput("watch: watching", absl::Seconds(10))) << watch->output();
+  const int port = server_->port();
+  ASSERT_EQ(server_->Stop(SIGTERM), 0);
+  ASSERT_TRUE(watch->WaitForOutput("watch: stream ended (UNAVAILABLE", absl::Seconds(5)))
+      << watch->output();
+  auto next =
+      testing::ServerProcess::Start(database_->dsn(), {absl::StrCat("--listen=127.0.0.1:", port)});
+  ASSERT_TRUE(next.ok()) << next.status();
+  server_ = std::move(*next);
+  ASSERT_TRUE(watch->WaitForOutput("watch: resumed", absl::Seconds(20))) << watch->output();
+  std::string id = Field(Json({"briefings", "create", user_id}), "id");
+  ASSERT_EQ(WaitForLines(*watch, "briefing=" + id, 1).size(), 1u) << watch->output();
+  EXPECT_EQ(watch->Stop(SIGINT), 0) << watch->output();
+}
+
+TEST_F(CliTest, BriefingsWatchFailuresExitWithTheError) {
+  testing::CommandResult unknown = Cli({"briefings", "watch", "--user=987654"});
+  EXPECT_EQ(unknown.exit_code, 10 + 5) << unknown.output;  // NOT_FOUND
+  EXPECT_TRUE(absl::StrContains(unknown.output, "error: NOT_FOUND: ")) << unknown.output;
+  std::string user_id = Field(Json({"users", "create", "--email=ada@example.com"}), "id");
+  testing::CommandResult garbage =
+      Cli({"briefings", "watch", "--user=" + user_id, "--resume=not-a-token"});
+  EXPECT_EQ(garbage.exit_code, 10 + 3) << garbage.output;  // INVALID_ARGUMENT
+  EXPECT_TRUE(absl::StrContains(garbage.output, "error: INVALID_ARGUMENT: ")) << garbage.output;
+  EXPECT_EQ(Cli({"briefings", "watch"}).exit_code, 2) << "--user is required";
+}
+
+TEST_F(CliTest, BriefingsClaimWaitGetsABriefingCreatedDuringTheWait) {
+  std::string user_id = Field(Json({"users", "create", "--email=ada@example.com"}), "id");
+  testing::CommandResult claimed;
+  absl::Time answered;
+  // --timeout=2s: the wait is added to it, so the 30 s wait is not cut short at 2 s.
+  std::thread worker([&] {
+    claimed = Cli({"--json", "--timeout=2s", "briefings", "claim", "--wait=30s", "--lease=2m"});
+    answered = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(2500));
+  const absl::Time created_at = absl::Now();
+  std::string id = Field(Json({"briefings", "create", user_id}), "id");
+  worker.join();
+  ASSERT_EQ(claimed.exit_code, 0) << claimed.output;
+  google::protobuf::Struct response;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(claimed.output, &response).ok())
+      << claimed.output;
+  EXPECT_EQ(Field(response.fields().at("briefing").struct_value(), "id"), id);
+  EXPECT_LT(answered - created_at, absl::Seconds(2));
+
+  const absl::Time start = absl::Now();
+  testing::CommandResult idle = Cli({"briefings", "claim", "--wait=1s"});
+  EXPECT_EQ(idle.output, "nothing to do\n");
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+}
+
 TEST_F(CliTest, UsageErrorsAndHelpAtEveryLevel) {
   EXPECT_EQ(Cli({}).exit_code, 2);
   EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
@@ -161,6 +318,7 @@ TEST_F(CliTest, UsageErrorsAndHelpAtEveryLevel) {
                                         {"users", "--help"},
                                         {"users", "get", "--help"},
                                         {"briefings", "--help"},
+                                        {"briefings", "watch", "--help"},
                                         {"identities", "--help"},
                                         {"signin", "--help"},
                                         {"health", "--help"}}) {

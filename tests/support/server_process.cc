@@ -119,10 +119,16 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
                                    "--metrics-listen="};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   args.push_back("serve");
-  std::unique_ptr<ServerProcess> process(new ServerProcess());
   EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
   with_key.insert(with_key.end(), environment.begin(), environment.end());
-  Spawned child = Spawn(ServerBinary(), args, with_key);
+  return LaunchCommand(ServerBinary(), args, with_key);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::LaunchCommand(
+    const std::string& binary, const std::vector<std::string>& args,
+    const EnvironmentOverrides& environment) {
+  std::unique_ptr<ServerProcess> process(new ServerProcess());
+  Spawned child = Spawn(binary, args, environment);
   process->pid_ = child.pid;
   if (child.pid < 0) {
     process->exited_ = true;

@@ -59,6 +59,11 @@ class ServerProcess {
   static std::unique_ptr<ServerProcess> Launch(const std::string& dsn,
                                                const std::vector<std::string>& extra_args = {},
                                                const EnvironmentOverrides& environment = {});
+  // Starts any `binary args...` the same way, with its output captured, for commands that run
+  // until signalled (e.g. `firstsip briefings watch`); Stop() and WaitForOutput() work alike.
+  static std::unique_ptr<ServerProcess> LaunchCommand(const std::string& binary,
+                                                      const std::vector<std::string>& args,
+                                                      const EnvironmentOverrides& environment = {});
   ~ServerProcess();
 
   std::string target() const;
