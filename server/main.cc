@@ -378,6 +378,13 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   transport::HealthService health_service;
   int port = 0;
   builder.AddListeningPort(options.listen, credentials, &port);
+  // Watch streams are long and often quiet. Clients keep them alive with HTTP/2 pings (ours
+  // every 30 s): accept pings that often instead of gRPC's default of one per 5 minutes on a
+  // connection sending no data, which answers a faster pinger with GOAWAY "too_many_pings".
+  // And ping quiet clients ourselves, so a watcher that vanished (no FIN) frees its stream.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   user_service.Register(rpc, builder);
   identity_service.Register(rpc, builder);
   briefing_service.Register(rpc, builder);
