@@ -55,7 +55,8 @@ void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
 // hold keeps OnDone away until the last read failed, so Next() may always start another read;
 // Cancel() starts one when none is in flight, and reads go on after it until one fails, so
 // that the cancelled call finishes.
-class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsResponse> {
+class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsResponse>,
+                          public std::enable_shared_from_this<WatchStream> {
  public:
   WatchStream(BriefingWatch& watch, const std::string& token) : watch_(watch) {
     request_.set_user_id(watch.user_id_);
@@ -68,6 +69,7 @@ class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsRespo
 
   // Called without the watch's mutex: gRPC may run reactions on the calling thread.
   void Start() {
+    self_ = shared_from_this();  // gRPC's until OnDone has returned
     watch_.stub_->async()->WatchBriefings(&context_, &request_, this);
     AddHold();
     StartRead(&buffer_);
@@ -103,6 +105,9 @@ class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsRespo
     }
   }
   void OnDone(const grpc::Status& status) override {
+    // Next() drops its reference as soon as it sees `done`; this one keeps the reactor (and the
+    // ClientContext gRPC is still finishing with) alive until OnDone returns.
+    std::shared_ptr<WatchStream> keep = std::move(self_);
     std::lock_guard<std::mutex> lock(watch_.mutex_);
     this->status = FromGrpc(status);
     done = true;
@@ -127,6 +132,7 @@ class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsRespo
   }
 
   BriefingWatch& watch_;
+  std::shared_ptr<WatchStream> self_;
   grpc::ClientContext context_;
   v1::WatchBriefingsRequest request_;
   v1::WatchBriefingsResponse buffer_;
