@@ -54,10 +54,12 @@ case "$command" in
       conninfo="host=$dir port=5432 user=postgres"
       ready_args=(-h "$dir" -p 5432)
     fi
-    # Durability is not the point of a scratch cluster; speed is.
+    # Durability is not the point of a scratch cluster; speed is. FIRSTSIP_PG_DURABLE=1 keeps
+    # PostgreSQL's durable defaults, for measuring what commits cost in production.
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${FIRSTSIP_PG_DURABLE:-0}" = 1 ] && durability=""
     [ "$already_running" -eq 1 ] || as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "$listen -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-          -c max_connections=200 -c shared_buffers=128MB" start >/dev/null || {
+      -o "$listen $durability -c max_connections=200 -c shared_buffers=128MB" start >/dev/null || {
       tail -n 20 "$dir/server.log" >&2
       exit 1
     }

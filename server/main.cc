@@ -45,8 +45,10 @@
 #include "grpcpp/grpcpp.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
+#include "push/change_announcer.h"
 #include "push/change_feed.h"
 #include "push/change_pruner.h"
+#include "push/change_sweeper.h"
 #include "push/claim_waiters.h"
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
@@ -311,8 +313,11 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   storage::UserStore user_store(pool);
   storage::IdentityStore identity_store(pool, cipher);
   transport::UserServiceImpl user_service(user_store);
-  storage::BriefingStore briefing_store(pool);
   storage::ChangeStore change_store(pool);
+  // Changes are announced after their commit, batched (push/change_announcer.h).
+  push::ChangeAnnouncer announcer(change_store);
+  storage::BriefingStore briefing_store(
+      pool, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
   transport::IdentityServiceImpl identity_service(identity_store);
 
   transport::InitReflectionServerBuilderPlugin();
@@ -368,6 +373,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   transport::BriefingServiceImpl briefing_service(
       briefing_store, claim_waiters, transport::WatchServices{&feed, &change_store, &metrics});
   push::ChangePruner pruner(change_store, options.change_retention);
+  push::ChangeSweeper sweeper(change_store, feed);
 
   grpc::ServerBuilder builder;
   transport::CallTracker calls(&metrics);
@@ -444,6 +450,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   drain.join();
   server->Wait();
   pruner.Stop();
+  sweeper.Stop();
   listener.Stop();
   pool.Stop();
   for (int i = 0; i < 500 && calls.in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));

@@ -85,18 +85,22 @@ void ChangeFeed::OnNotification(absl::string_view payload) {
     if (notice->kind == 'p') waiters_->WorkAvailable();
     if (notice->lease_expiry.has_value()) waiters_->LeaseTaken(*notice->lease_expiry);
   }
+  FanOut(notice->user_id, notice->change_seq);
+}
+
+void ChangeFeed::Nudge(int64_t user_id, int64_t change_seq) { FanOut(user_id, change_seq); }
+
+void ChangeFeed::FanOut(int64_t user_id, int64_t change_seq) {
   // Called outside the lock: a watcher's OnChange may start a query, and its close unsubscribes.
   std::vector<std::shared_ptr<ChangeSubscriber>> targets;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto found = by_user_.find(notice->user_id);
+    auto found = by_user_.find(user_id);
     if (found == by_user_.end()) return;
     targets.reserve(found->second.size());
     for (const Entry& entry : found->second) targets.push_back(entry.watcher);
   }
-  for (const std::shared_ptr<ChangeSubscriber>& watcher : targets) {
-    watcher->OnChange(notice->change_seq);
-  }
+  for (const std::shared_ptr<ChangeSubscriber>& watcher : targets) watcher->OnChange(change_seq);
 }
 
 void ChangeFeed::OnLost(const absl::Status& why) {

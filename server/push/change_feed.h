@@ -1,7 +1,8 @@
 // The process's end of the change feed: notifications from the one LISTEN connection
 // (db/notification_listener.h), parsed and fanned out in process to the watchers of the user
 // they concern, and the workers' wake-ups handed to ClaimWaiters. What a notification says is
-// written by the statements of storage/briefing_store.h:
+// written by the statements of storage/briefing_store.h and announced, once committed, by
+// change_announcer.h (of whichever replica made the change):
 //   "<user_id> <change_seq> <sent_us> <kind>[ <lease_expiry_us>]"
 // with kind 'p' (a briefing became claimable), 'l' (a lease was taken, running out at
 // lease_expiry_us) or 'x' (any other change); sent_us is the statement's clock, for the lag.
@@ -67,6 +68,10 @@ class ChangeFeed {
   void OnNotification(absl::string_view payload);
   void OnLost(const absl::Status& why);
 
+  // The user's feed is known to stand at `change_seq` (ChangeSweeper): the user's watchers
+  // read what they have not seen. No lag is measured, no waiter woken.
+  void Nudge(int64_t user_id, int64_t change_seq);
+
   // Ends every watch with UNAVAILABLE and refuses new ones: SIGTERM.
   void Shutdown();
 
@@ -79,6 +84,7 @@ class ChangeFeed {
     std::shared_ptr<ChangeSubscriber> watcher;
   };
   void EndAll(const absl::Status& why, bool shutting_down);
+  void FanOut(int64_t user_id, int64_t change_seq);
 
   ClaimWaiters* const waiters_;
   const std::function<void(absl::Duration)> on_lag_;

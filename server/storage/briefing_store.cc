@@ -24,10 +24,10 @@ constexpr int kCreateAttempts = 3;
   "changed AS (UPDATE briefings b SET " set                                                  \
   ", update_time = now() FROM bump WHERE b.id = $1 RETURNING b.*), "                         \
   FIRSTSIP_LOG_CHANGE("changed") " "                                                         \
-  "SELECT 'changed' AS outcome, " FIRSTSIP_BRIEFING_COLUMNS                                  \
+  "SELECT 'changed' AS outcome, " FIRSTSIP_BRIEFING_COLUMNS ", " FIRSTSIP_NOTICE             \
   " FROM changed b "                                                                         \
   "UNION ALL "                                                                               \
-  "SELECT 'unchanged', " FIRSTSIP_BRIEFING_COLUMNS                                           \
+  "SELECT 'unchanged', " FIRSTSIP_BRIEFING_COLUMNS ", NULL"                                  \
   " FROM briefings b "                                                                       \
   "WHERE b.id = $1 AND b.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM changed)"
 
@@ -65,7 +65,7 @@ constexpr db::Query kDeleteBriefing{
     "FOR UPDATE), " FIRSTSIP_BUMP_CHANGE_SEQ("", "", "'x'") ", "
     "changed AS (UPDATE briefings b SET delete_time = now(), update_time = now() "
     "FROM bump WHERE b.id = $1 RETURNING b.*), " FIRSTSIP_LOG_CHANGE("changed") " "
-    "SELECT id FROM changed"};
+    "SELECT " FIRSTSIP_NOTICE " FROM changed"};
 
 absl::Status BriefingNotFound(int64_t id) {
   return absl::NotFoundError(absl::StrCat("briefing ", id, " not found"));
@@ -93,6 +93,7 @@ void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, in
                     }
                     return std::move(done)(result.status());
                   }
+                  AnnounceFrom(*result);
                   std::move(done)(FirstRow(*result, &BriefingsFromResult,
                                            absl::NotFoundError("user not found (or deleted)")));
                 });
@@ -140,9 +141,10 @@ void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params pa
                                const char* rpc, v1::BriefingStatus from, bool unchanged_ok,
                                const db::CallOptions& call, Done<v1::Briefing> done) {
   pool_.Execute(query, std::move(params), call,
-                [id, rpc, from, unchanged_ok,
+                [this, id, rpc, from, unchanged_ok,
                  done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
+                  AnnounceFrom(*result);
                   absl::StatusOr<v1::Briefing> briefing =
                       FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
                   if (!briefing.ok()) return std::move(done)(briefing.status());
@@ -190,9 +192,10 @@ void BriefingStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> d
   db::Params params;
   params.Add(id);
   pool_.Execute(kDeleteBriefing, std::move(params), call,
-                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   if (result->rows() == 0) return std::move(done)(BriefingNotFound(id));
+                  AnnounceFrom(*result);
                   std::move(done)(true);
                 });
 }
@@ -202,14 +205,22 @@ void BriefingStore::ClaimNext(absl::Duration lease, const db::CallOptions& call,
   db::Params params;
   params.Add(absl::ToInt64Microseconds(lease));
   pool_.Execute(queries::kClaimNextBriefing, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                [this, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
+                  AnnounceFrom(*result);
                   absl::StatusOr<std::vector<v1::Briefing>> briefings =
                       BriefingsFromResult(*result);
                   if (!briefings.ok()) return std::move(done)(briefings.status());
                   if (briefings->empty()) return std::move(done)(std::optional<v1::Briefing>());
                   std::move(done)(std::optional<v1::Briefing>(std::move(briefings->front())));
                 });
+}
+
+void BriefingStore::AnnounceFrom(const db::Result& result) const {
+  if (!announce_ || result.rows() == 0) return;
+  const int column = result.Column("notice");
+  if (column < 0 || result.IsNull(0, column)) return;
+  announce_(std::string(result.Text(0, column)));
 }
 
 }  // namespace firstsip::storage

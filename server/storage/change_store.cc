@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/briefing_store.h"
 #include "storage/rows.h"
 
 namespace firstsip::storage {
@@ -42,6 +44,17 @@ constexpr db::Query kPrune{
     "  LIMIT $2) "
     "DELETE FROM briefing_changes c USING doomed d "
     "WHERE c.user_id = d.user_id AND c.change_seq = d.change_seq"};
+
+constexpr db::Query kAnnounce{"changes_announce",
+                              "SELECT count(pg_notify('" FIRSTSIP_CHANGES_CHANNEL
+                              "', n)) "
+                              "FROM unnest(string_to_array($1, E'\\n')) AS n"};
+
+// Through the BRIN index on change_time.
+constexpr db::Query kRecentlyChanged{
+    "changes_recent",
+    "SELECT user_id, max(change_seq) FROM briefing_changes "
+    "WHERE change_time > now() - " FIRSTSIP_MICROS_INTERVAL("$1") " GROUP BY user_id"};
 
 // Walks briefings_lease_idx.
 constexpr db::Query kNextLeaseExpiry{
@@ -111,6 +124,38 @@ void ChangeStore::Prune(absl::Duration retention, int batch, const db::CallOptio
                 [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   std::move(done)(static_cast<int>(result->affected_rows()));
+                });
+}
+
+void ChangeStore::Announce(const std::vector<std::string>& notices, const db::CallOptions& call,
+                           Done<bool> done) {
+  db::Params params;
+  params.Add(absl::StrJoin(notices, "\n"));
+  pool_.Execute(kAnnounce, std::move(params), call,
+                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  std::move(done)(true);
+                });
+}
+
+void ChangeStore::RecentlyChanged(absl::Duration window, const db::CallOptions& call,
+                                  Done<std::vector<std::pair<int64_t, int64_t>>> done) {
+  db::Params params;
+  params.Add(absl::ToInt64Microseconds(window));
+  pool_.Execute(kRecentlyChanged, std::move(params), call,
+                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  std::vector<std::pair<int64_t, int64_t>> users;
+                  users.reserve(result->rows());
+                  for (int row = 0; row < result->rows(); ++row) {
+                    absl::StatusOr<int64_t> user = result->Int64(row, 0);
+                    absl::StatusOr<int64_t> seq = result->Int64(row, 1);
+                    if (!user.ok() || !seq.ok()) {
+                      return std::move(done)(user.ok() ? seq.status() : user.status());
+                    }
+                    users.emplace_back(*user, *seq);
+                  }
+                  std::move(done)(std::move(users));
                 });
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -40,6 +42,17 @@ class ChangeStore {
   // Deletes up to `batch` changes older than `retention`; how many it deleted. Replicas
   // pruning at once take turns (an advisory lock): a replica that finds it taken deletes none.
   void Prune(absl::Duration retention, int batch, const db::CallOptions& call, Done<int> done);
+
+  // NOTIFYs each of `notices` (committed changes, see briefing_store.h) on the changes
+  // channel, in one short transaction.
+  void Announce(const std::vector<std::string>& notices, const db::CallOptions& call,
+                Done<bool> done);
+
+  // Where the feed of each user changed within `window` stands: (user_id, latest change_seq).
+  // A watcher that missed an announcement (its writer died between commit and announcing)
+  // catches up from this.
+  void RecentlyChanged(absl::Duration window, const db::CallOptions& call,
+                       Done<std::vector<std::pair<int64_t, int64_t>>> done);
 
   // When the earliest lease of a PROCESSING briefing runs out (maybe already past); nullopt
   // when no briefing is leased.

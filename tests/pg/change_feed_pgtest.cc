@@ -17,6 +17,9 @@
 #include "db/pool.h"
 #include "gtest/gtest.h"
 #include "migrate/migrator.h"
+#include "push/change_announcer.h"
+#include "push/change_feed.h"
+#include "push/change_sweeper.h"
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
 #include "support/test_database.h"
@@ -177,6 +180,79 @@ TEST_F(ChangeFeedTest, ChangesCarryTheBriefingAsThatChangeLeftIt) {
   auto ahead =
       Wait<int64_t>([&](Done<int64_t> d) { changes.Position(1, 99, Soon(), std::move(d)); });
   EXPECT_EQ(ahead.status().code(), absl::StatusCode::kOutOfRange);
+  pool.Stop();
+}
+
+// A change whose announcement never went out (its writer died after the commit) still reaches
+// the user's watchers, through the sweep.
+TEST_F(ChangeFeedTest, TheSweepNudgesWatchersOfAChangeNobodyAnnounced) {
+  db::PoolOptions options;
+  options.dsn = database_->dsn();
+  db::Pool pool(options);
+  BriefingStore briefings(pool);  // announces nothing
+  ChangeStore changes(pool);
+  push::ChangeFeed feed(nullptr, nullptr);
+  feed.OnListening();
+  struct Watcher : push::ChangeSubscriber {
+    void OnChange(int64_t change_seq) override { seen.store(change_seq); }
+    void OnFeedLost(const absl::Status&) override {}
+    std::atomic<int64_t> seen{0};
+  };
+  auto watcher = std::make_shared<Watcher>();
+  ASSERT_TRUE(feed.Subscribe(1, watcher).ok());
+  push::ChangeSweeper sweeper(changes, feed, absl::Milliseconds(50));
+  ASSERT_TRUE(Wait<v1::Briefing>([&](Done<v1::Briefing> d) {
+                briefings.Create(1, std::nullopt, Soon(), std::move(d));
+              }).ok());
+  for (int i = 0; i < 200 && watcher->seen.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(watcher->seen.load(), 1) << "the watcher learnt that the feed moved to 1";
+  sweeper.Stop();
+  pool.Stop();
+}
+
+// Announced changes go out as NOTIFYs on the changes channel, many in one statement.
+TEST_F(ChangeFeedTest, TheAnnouncerNotifiesCommittedChanges) {
+  db::PoolOptions options;
+  options.dsn = database_->dsn();
+  db::Pool pool(options);
+  ChangeStore changes(pool);
+  push::ChangeAnnouncer announcer(changes);
+  std::mutex mutex;
+  std::vector<std::string> heard;
+  db::ListenerOptions listen;
+  listen.dsn = database_->dsn();
+  listen.channel = FIRSTSIP_CHANGES_CHANNEL;
+  db::ListenerHandler handler;
+  handler.notified = [&](absl::string_view payload) {
+    std::lock_guard<std::mutex> lock(mutex);
+    heard.emplace_back(payload);
+  };
+  db::NotificationListener listener(listen, std::move(handler));
+  for (int i = 0; i < 500 && !listener.listening(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(listener.listening());
+  BriefingStore briefings(pool, [&](std::string notice) { announcer.Announce(std::move(notice)); });
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(Wait<v1::Briefing>([&](Done<v1::Briefing> d) {
+                  briefings.Create(1, std::nullopt, Soon(), std::move(d));
+                }).ok());
+  }
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (heard.size() >= 20) break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ASSERT_EQ(heard.size(), 20u);
+  for (size_t i = 0; i < heard.size(); ++i) {
+    std::optional<push::ChangeNotice> notice = push::ParseChangeNotice(heard[i]);
+    ASSERT_TRUE(notice.has_value()) << heard[i];
+    EXPECT_EQ(notice->user_id, 1);
+    EXPECT_EQ(notice->change_seq, static_cast<int64_t>(i + 1)) << "in commit order";
+    EXPECT_EQ(notice->kind, 'p');
+  }
+  listener.Stop();
   pool.Stop();
 }
 

@@ -46,12 +46,22 @@ const sqlListBriefings = "SELECT " + briefingColumns +
 	"  ORDER BY x.id DESC LIMIT $5) b ON true " +
 	"WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY b.id DESC"
 
-// storage::queries::kCreateBriefing. $1 user_id, $2 request_id or NULL.
+// storage::queries::kCreateBriefing with its change feed (migration 000005): the user's
+// change_seq bumped, the change logged, and, as a plain Go service would write it, the NOTIFY
+// inside the statement (the C++ service announces after the commit instead, in batches).
+// $1 user_id, $2 request_id or NULL.
 const sqlCreateBriefing = "WITH owner AS (SELECT id FROM users WHERE id = $1 AND delete_time IS NULL), " +
 	"existing AS (SELECT * FROM briefings WHERE $2::text IS NOT NULL AND user_id = $1 " +
 	"  AND request_id = $2 AND EXISTS (SELECT 1 FROM owner)), " +
-	"inserted AS (INSERT INTO briefings (user_id, request_id) SELECT id, $2 FROM owner " +
-	"  WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING *) " +
+	"target AS (SELECT id AS user_id FROM owner WHERE NOT EXISTS (SELECT 1 FROM existing)), " +
+	"bump AS (UPDATE users u SET change_seq = u.change_seq + 1 FROM target t " +
+	"  WHERE u.id = t.user_id AND u.delete_time IS NULL RETURNING u.id AS user_id, u.change_seq, " +
+	"  pg_notify('firstsip_briefing_changes', u.id || ' ' || u.change_seq || ' ' || " +
+	"  (extract(epoch FROM clock_timestamp()) * 1000000)::int8 || ' p')), " +
+	"inserted AS (INSERT INTO briefings (user_id, request_id) SELECT user_id, $2 FROM bump RETURNING *), " +
+	"logged AS (INSERT INTO briefing_changes (user_id, change_seq, briefing_id, status, read_at, " +
+	"  update_time, delete_time) SELECT c.user_id, bump.change_seq, c.id, c.status, c.read_at, " +
+	"  c.update_time, c.delete_time FROM inserted c JOIN bump ON bump.user_id = c.user_id) " +
 	"SELECT " + briefingColumns +
 	" FROM inserted b " +
 	"UNION ALL SELECT " + briefingColumns + " FROM existing b"
