@@ -529,7 +529,14 @@ TEST_F(PushTest, CancellingAStreamFreesItsSubscription) {
   }
   EXPECT_EQ(open, 0) << "a cancelled and an expired stream both let go of their subscription";
   Create(ada);
-  std::string metrics = testing::HttpGet(port, "/metrics");
+  // The notification reaches the listener a moment after the write is acknowledged (later still
+  // through PgBouncer), so the lag may be recorded after the call returns.
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = testing::HttpGet(port, "/metrics");
+    if (testing::MetricValue(metrics, {"firstsip_change_notify_lag_seconds_count"}) >= 1) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   EXPECT_GE(testing::MetricValue(metrics, {"firstsip_watch_streams_ended_total{", "CANCELLED"}), 1)
       << metrics;
   EXPECT_GE(testing::MetricValue(metrics, {"firstsip_change_notify_lag_seconds_count"}), 1)
