@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev zlib1g-dev libpq-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
-  postgresql-15 postgresql-client-15 prometheus-cpp-dev python3 python3-yaml
+  postgresql-15 postgresql-client-15 pgbouncer prometheus-cpp-dev python3 python3-yaml
 )
 
 missing=()

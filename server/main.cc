@@ -79,6 +79,13 @@ ABSL_FLAG(std::string, listen, kDefaults.listen,
           "gRPC address HOST:PORT (env FIRSTSIP_LISTEN); port 0 picks a free port");
 ABSL_FLAG(std::string, database_url, kDefaults.database_url,
           "PostgreSQL URL or key=value DSN (env DATABASE_URL)");
+ABSL_FLAG(std::string, direct_database_url, "",
+          "PostgreSQL URL past any transaction pooler, for migrations (a session advisory lock) "
+          "and the change feed's LISTEN (env FIRSTSIP_DIRECT_DATABASE_URL); default: "
+          "--database-url");
+ABSL_FLAG(bool, prepared_statements, kDefaults.prepared_statements,
+          "prepare each statement once per connection (env FIRSTSIP_PREPARED_STATEMENTS); false "
+          "sends every statement unnamed, for PgBouncer in transaction mode");
 ABSL_FLAG(int, pool_size, kDefaults.pool_size, "database connections (env FIRSTSIP_POOL_SIZE)");
 ABSL_FLAG(int, max_waiting, kDefaults.max_waiting,
           "requests that may wait for a connection before RESOURCE_EXHAUSTED "
@@ -145,6 +152,8 @@ constexpr char kUsage[] =
 constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"listen", "FIRSTSIP_LISTEN"},
     {"database_url", "DATABASE_URL"},
+    {"direct_database_url", "FIRSTSIP_DIRECT_DATABASE_URL"},
+    {"prepared_statements", "FIRSTSIP_PREPARED_STATEMENTS"},
     {"pool_size", "FIRSTSIP_POOL_SIZE"},
     {"max_waiting", "FIRSTSIP_MAX_WAITING"},
     {"grpc_threads", "FIRSTSIP_GRPC_THREADS"},
@@ -212,6 +221,8 @@ app::Options OptionsFromFlags() {
   app::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.direct_database_url = absl::GetFlag(FLAGS_direct_database_url);
+  options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
@@ -299,6 +310,9 @@ sigset_t BlockShutdownSignals() {
 int Serve(const app::Options& options, const crypto::KeyRing& keys,
           std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& shutdown_signals) {
   LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
+  if (!options.direct_database_url.empty()) {
+    LogInfo(absl::StrCat("direct database: ", db::DsnCutPassword(options.direct_database_url)));
+  }
   if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
   absl::StatusOr<migrate::MigrationSet> migrations = app::LoadMigrations(options);
   if (!migrations.ok()) return 1;
@@ -307,6 +321,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   pool_options.dsn = options.database_url;
   pool_options.size = options.pool_size;
   pool_options.max_waiting = options.max_waiting;
+  pool_options.prepare_statements = options.prepared_statements;
   db::Pool pool(pool_options);
 
   crypto::TokenCipher cipher(keys);
@@ -354,7 +369,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
     metrics.NotifyLag(absl::ToDoubleSeconds(lag));
   });
   db::ListenerOptions listener_options;
-  listener_options.dsn = options.database_url;
+  listener_options.dsn = app::DirectDatabaseUrl(options);
   listener_options.channel = FIRSTSIP_CHANGES_CHANNEL;
   db::ListenerHandler listener_handler;
   listener_handler.listening = [&feed] { feed.OnListening(); };

@@ -63,7 +63,7 @@ migrate::MigratorOptions MigratorOptionsFrom(const Options& options) {
   migrator.lock_wait = options.migrate_lock_timeout;
   migrator.statement_lock_timeout = options.migrate_statement_lock_timeout;
   migrator.statement_max_wait = options.migrate_statement_max_wait;
-  migrator.observer_dsn = options.database_url;
+  migrator.observer_dsn = DirectDatabaseUrl(options);
   return migrator;
 }
 
@@ -85,7 +85,7 @@ int RunMigrateCommand(const std::vector<std::string>& args, const Options& optio
   }
   absl::StatusOr<migrate::MigrationSet> set = LoadMigrations(options);
   if (!set.ok()) return Fail(set.status());
-  auto connection = db::BlockingConnection::Open(options.database_url);
+  auto connection = db::BlockingConnection::Open(DirectDatabaseUrl(options));
   if (!connection.ok()) return Fail(connection.status());
   migrate::Migrator migrator(**connection, *set, MigratorOptionsFrom(options));
 
@@ -123,7 +123,7 @@ bool PrepareSchema(const Options& options, bool migrate) {
   absl::StatusOr<migrate::MigrationSet> set = LoadMigrations(options);
   absl::Status outcome = set.status();
   if (outcome.ok()) {
-    auto connection = db::BlockingConnection::Open(options.database_url);
+    auto connection = db::BlockingConnection::Open(DirectDatabaseUrl(options));
     outcome = connection.status();
     if (outcome.ok()) {
       migrate::Migrator migrator(**connection, *set, MigratorOptionsFrom(options));

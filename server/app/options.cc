@@ -21,6 +21,15 @@ absl::Status ValidateOptions(const Options& options) {
   if (!db::ValidateDsn(options.database_url).ok()) {
     return invalid("database-url", "is not a valid PostgreSQL URL or key=value string");
   }
+  if (!options.direct_database_url.empty() && !db::ValidateDsn(options.direct_database_url).ok()) {
+    return invalid("direct-database-url", "is not a valid PostgreSQL URL or key=value string");
+  }
+  if (!options.prepared_statements && options.direct_database_url.empty()) {
+    return invalid("prepared-statements",
+                   "false is for a transaction pooler, where migrations' session lock and the "
+                   "change feed's LISTEN do not work: set --direct-database-url too, reaching "
+                   "PostgreSQL itself (docs/OPERATIONS.md, PgBouncer)");
+  }
   if (options.pool_size < 1 || options.pool_size > 256) {
     return invalid("pool-size", "must be between 1 and 256");
   }
@@ -64,6 +73,10 @@ absl::Status ValidateOptions(const Options& options) {
     return invalid("rotate-batch-size", "must be between 1 and 100000");
   }
   return absl::OkStatus();
+}
+
+const std::string& DirectDatabaseUrl(const Options& options) {
+  return options.direct_database_url.empty() ? options.database_url : options.direct_database_url;
 }
 
 bool IsLoopbackListen(const std::string& listen) {

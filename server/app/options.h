@@ -17,6 +17,13 @@ inline constexpr char kDefaultDatabaseUrl[] =
 struct Options {
   std::string listen = "127.0.0.1:50051";
   std::string database_url = kDefaultDatabaseUrl;
+  // A URL that reaches PostgreSQL itself, past any transaction pooler, for what needs a session
+  // of its own: migrations (a session-level advisory lock) and the change feed's LISTEN. Empty:
+  // database_url.
+  std::string direct_database_url;
+  // Prepare each statement once per connection; false sends them all unnamed, for PgBouncer in
+  // transaction mode (pipelining stays: PgBouncer 1.18 carries it, tests/pg/pool_pgtest.cc).
+  bool prepared_statements = true;
   int pool_size = 4;
   int max_waiting = 10000;
   // gRPC completion queues, each drained by a thread of its own; 0: one per core.
@@ -45,6 +52,9 @@ struct Options {
   // Serve plaintext on a non-loopback address anyway (a mesh encrypts it).
   bool insecure_listen = false;
 };
+
+// direct_database_url, or database_url when it is empty.
+const std::string& DirectDatabaseUrl(const Options& options);
 
 // True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost.
 bool IsLoopbackListen(const std::string& listen);

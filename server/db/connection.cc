@@ -82,6 +82,16 @@ Connection::Step Connection::Send(Request request) {
   std::string name(request.query.name);
   in_flight_.push_back(InFlight{std::move(request)});
   InFlight& entry = in_flight_.back();
+  std::vector<const char*> values = entry.request.params.ValuePointers();
+  if (!prepare_) {
+    std::string sql(entry.request.query.sql);
+    if (PQsendQueryParams(conn_, sql.c_str(), entry.request.params.size(), nullptr, values.data(),
+                          nullptr, nullptr, /*resultFormat=*/0) != 1) {
+      return Broken("cannot send query");
+    }
+    if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
+    return Step::kPending;
+  }
   if (!prepared_.contains(name)) {
     std::string sql(entry.request.query.sql);
     if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
@@ -91,7 +101,6 @@ Connection::Step Connection::Send(Request request) {
     prepared_.insert(name);
     entry.prepares = true;
   }
-  std::vector<const char*> values = entry.request.params.ValuePointers();
   if (PQsendQueryPrepared(conn_, name.c_str(), entry.request.params.size(), values.data(), nullptr,
                           nullptr, /*resultFormat=*/0) != 1) {
     return Broken("cannot send query");

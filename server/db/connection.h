@@ -16,6 +16,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "db/call_options.h"
 #include "db/params.h"
@@ -49,7 +50,11 @@ class Connection {
   enum class Interest { kNone, kRead, kWrite, kReadWrite };
   enum class Step { kPending, kReady, kBroken };
 
-  Connection() = default;
+  // `prepare`: each statement is prepared once per connection under its name and executed by
+  // name after that; false sends every statement unnamed (Parse, Bind, Execute each time), as a
+  // transaction pooler needs: it hands each transaction to any server connection, where a
+  // statement prepared on another one does not exist.
+  explicit Connection(bool prepare = true) : prepare_(prepare) {}
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -94,6 +99,8 @@ class Connection {
   std::vector<Request> TakeAllInFlight();
 
   const std::string& last_error() const { return last_error_; }
+  // Records why the pool gives up on this connection (before it calls Reset).
+  void MarkBroken(absl::string_view why) { last_error_ = std::string(why); }
 
   // Closes the connection (if any) and returns to kDisconnected; in-flight requests must have
   // been taken first.
@@ -110,6 +117,7 @@ class Connection {
   Step Broken(absl::string_view what);
   Step Drain(std::vector<Completion>& completed);
 
+  const bool prepare_;
   PGconn* conn_ = nullptr;
   State state_ = State::kDisconnected;
   Interest interest_ = Interest::kNone;

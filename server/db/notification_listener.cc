@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <random>
 #include <utility>
 
@@ -233,14 +234,15 @@ void NotificationListener::Watch(uint32_t events) {
     watched_events_ = 0;
     return;
   }
-  if (fd == watched_fd_ && events == watched_events_) return;
+  // Not skipped while connecting: with a multi-host DSN libpq closes the socket of a host it
+  // gives up on (refused, or a standby failing target_session_attrs) and opens the next one,
+  // often under the same number, and the closed one silently left epoll's set.
+  if (fd == watched_fd_ && events == watched_events_ && phase_ != Phase::kConnecting) return;
   epoll_event event{};
   event.events = events;
   event.data.u64 = 0;
-  if (epoll_ctl(epoll_fd_, fd == watched_fd_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
-    // The socket libpq reconnected on may reuse the number of one already closed.
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
   }
   watched_fd_ = fd;
   watched_events_ = events;

@@ -42,6 +42,13 @@ uint32_t EpollMask(Connection::Interest interest) {
 
 bool CancelledByUs(const absl::Status& status) { return SqlStateOf(status) == "57014"; }
 
+// A write refused because the server is read-only (25006): the connection reached a standby, or
+// its server was demoted in a failover. Nothing was written; the connection is of no use for
+// writes any more.
+bool RefusedAsReadOnly(const absl::StatusOr<Result>& outcome) {
+  return !outcome.ok() && SqlStateOf(outcome.status()) == "25006";
+}
+
 }  // namespace
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {
@@ -51,7 +58,8 @@ Pool::Pool(PoolOptions options) : options_(std::move(options)) {
   wake.events = EPOLLIN;
   wake.data.u64 = kWakeToken;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
-  for (int i = 0; i < std::max(1, options_.size); ++i) slots_.push_back(std::make_unique<Slot>());
+  for (int i = 0; i < std::max(1, options_.size); ++i)
+    slots_.push_back(std::make_unique<Slot>(options_.prepare_statements));
   loop_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "fs-db-loop");
     Run();
@@ -317,8 +325,16 @@ void Pool::HandleEvent(size_t index, uint32_t events) {
   } else if (connection.state() == Connection::State::kReady) {
     std::vector<Completion> completed;
     step = connection.OnSocketReady(readable, writable, completed);
+    bool read_only = false;
     for (Completion& completion : completed) {
+      read_only = read_only || RefusedAsReadOnly(completion.outcome);
       Finish(std::move(completion.request), std::move(completion.outcome));
+    }
+    if (read_only && step != Connection::Step::kBroken) {
+      // Dropped like a broken connection, so it reconnects with backoff; with a multi-host DSN
+      // and target_session_attrs=read-write, libpq then finds whichever server is the primary.
+      connection.MarkBroken("the server is read-only (a standby, or demoted by a failover)");
+      step = Connection::Step::kBroken;
     }
   } else {
     return;

@@ -29,8 +29,10 @@ namespace firstsip::db {
 struct PoolOptions {
   std::string dsn;
   int size = 4;
-  // Statements in flight on one connection at once.
+  // Statements in flight on one connection at once (1: no pipelining).
   int pipeline_depth = 32;
+  // Prepare each statement once per connection (see Connection); false for transaction poolers.
+  bool prepare_statements = true;
   // Requests waiting for a connection beyond this fail with RESOURCE_EXHAUSTED.
   int max_waiting = 10000;
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -75,6 +77,7 @@ class Pool {
 
  private:
   struct Slot {
+    explicit Slot(bool prepare) : connection(prepare) {}
     Connection connection;
     int registered_fd = -1;
     uint32_t registered_mask = 0;  // the events epoll watches on registered_fd

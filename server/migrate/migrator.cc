@@ -72,6 +72,12 @@ constexpr char kAdvisoryHolder[] =
     "l.objsubid = 1 AND l.objid::text::bigint = $1::bigint AND l.database = (SELECT oid FROM "
     "pg_database WHERE datname = current_database())";
 
+// Whether this session holds the advisory lock it was just granted.
+constexpr char kLockIsOurs[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+    "pid = pg_backend_pid() AND classid = 0 AND objsubid = 1 AND "
+    "objid::text::bigint = $1::bigint)";
+
 std::string RepairHint(int64_t version) {
   return absl::StrCat("firstsip-server migrate force ", version);
 }
@@ -212,6 +218,16 @@ absl::Status Migrator::WithLock(const std::function<absl::Status()>& body) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     held.push_back(lock_id);
+    // A transaction pooler hands each statement to any server connection, so the lock may sit
+    // on a session that is not ours and will serve someone else next: refuse to go on.
+    absl::StatusOr<db::Result> ours = connection_.Exec(kLockIsOurs, params);
+    if (ours.ok() && ours->rows() == 1 && ours->Bool(0, 0).ok() && !*ours->Bool(0, 0)) {
+      release();
+      return absl::FailedPreconditionError(
+          "the migration lock did not stay with this session: a transaction pooler (PgBouncer "
+          "in transaction mode?) is between the service and PostgreSQL; run migrations with "
+          "--direct-database-url (or DATABASE_URL) pointing at PostgreSQL itself");
+    }
   }
   absl::Status outcome = body();
   // The locks also go with the session; unlocking explicitly frees them for a waiting replica

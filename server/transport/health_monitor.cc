@@ -10,8 +10,10 @@
 namespace firstsip::transport {
 namespace {
 
-constexpr db::Query kSchemaVersion{"health_schema_version",
-                                   "SELECT version, dirty FROM schema_migrations"};
+// pg_is_in_recovery: a standby answers reads but not writes, so a pool that reached one (a DSN
+// without target_session_attrs=read-write, during a failover) is not serving.
+constexpr db::Query kSchemaVersion{
+    "health_schema_version", "SELECT version, dirty, pg_is_in_recovery() FROM schema_migrations"};
 
 }  // namespace
 
@@ -72,9 +74,11 @@ void HealthMonitor::Run() {
                     if (ok) {
                       auto version = result->Int64(0, 0);
                       auto dirty = result->Bool(0, 1);
+                      auto standby = result->Bool(0, 2);
                       // A newer version is a rollout in progress: the new build migrated
                       // (additively, by policy) and this replica keeps serving until replaced.
-                      ok = version.ok() && dirty.ok() && *version >= head && !*dirty;
+                      ok = version.ok() && dirty.ok() && *version >= head && !*dirty &&
+                           standby.ok() && !*standby;
                       if (metrics_ != nullptr && version.ok()) metrics_->SetSchemaVersion(*version);
                     }
                     Report(ok);

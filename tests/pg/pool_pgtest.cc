@@ -1,6 +1,7 @@
 // The asynchronous engine against a real PostgreSQL.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <future>
@@ -13,6 +14,7 @@
 #include "db/pool.h"
 #include "db/sql_error.h"
 #include "gtest/gtest.h"
+#include "support/pgbouncer.h"
 #include "support/test_database.h"
 
 namespace firstsip::db {
@@ -154,6 +156,57 @@ TEST_F(PoolTest, ReconnectsAfterTheServerDropsItsConnections) {
     }
   }
   EXPECT_TRUE(recovered);
+}
+
+TEST_F(PoolTest, AWriteRefusedAsReadOnlyFailsUnavailableAndDropsTheConnection) {
+  // Every session of this DSN is read-only, as on a standby or a demoted primary.
+  PoolOptions options;
+  options.dsn = database_->dsn() + " options='-c default_transaction_read_only=on'";
+  options.size = 1;
+  options.reconnect_min = absl::Milliseconds(10);
+  Pool pool(options);
+  absl::StatusOr<Result> before = Run(pool, kBackendPid);
+  ASSERT_TRUE(before.ok()) << before.status();
+  constexpr Query kWrite{"test_write", "CREATE TABLE refused (id int)"};
+  absl::StatusOr<Result> write = Run(pool, kWrite);
+  EXPECT_EQ(write.status().code(), absl::StatusCode::kUnavailable) << write.status();
+  EXPECT_EQ(SqlStateOf(write.status()), "25006");
+  absl::StatusOr<Result> after;
+  absl::Time give_up = absl::Now() + absl::Seconds(5);
+  do {
+    after = Run(pool, kBackendPid);
+  } while (!after.ok() && absl::Now() < give_up);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(*before->Int64(0, 0), *after->Int64(0, 0)) << "a new connection, not the read-only one";
+}
+
+TEST_F(PoolTest, UnnamedStatementsPrepareNothingOnTheServer) {
+  PoolOptions options;
+  options.dsn = database_->dsn();
+  options.size = 1;
+  options.prepare_statements = false;
+  Pool pool(options);
+  std::vector<std::future<absl::StatusOr<Result>>> answers;
+  std::vector<std::promise<absl::StatusOr<Result>>> promises(50);
+  for (int i = 0; i < 50; ++i) {
+    answers.push_back(promises[i].get_future());
+    Params params;
+    params.Add(int64_t{i});
+    pool.Execute(kAddOne, std::move(params),
+                 CallOptions::WithDeadline(absl::Now() + absl::Seconds(10)),
+                 [&promises, i](absl::StatusOr<Result> result) {
+                   promises[i].set_value(std::move(result));
+                 });
+  }
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<Result> result = answers[i].get();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(*result->Int64(0, 0), i + 1);
+  }
+  constexpr Query kPrepared{"test_prepared", "SELECT count(*) FROM pg_prepared_statements"};
+  absl::StatusOr<Result> prepared = Run(pool, kPrepared);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_EQ(*prepared->Int64(0, 0), 0);
 }
 
 TEST_F(PoolTest, StopFailsWaitingRequestsWithUnavailableAndCallsEveryCallbackOnce) {
@@ -381,6 +434,57 @@ TEST(PoolRestartTest, RecoversWhenTheDatabaseServerRestarts) {
   pool.Stop();
   std::system((script + " stop " + dir + "; rm -rf " + dir).c_str());
 }
+
+// Through PgBouncer 1.18 in transaction mode: unnamed statements, with and without pipelining,
+// more client connections than server connections, and failing statements among the others.
+class PoolThroughPgBouncerTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(PoolThroughPgBouncerTest, UnnamedStatementsAnswerEveryRequestCorrectly) {
+  auto database = testing::TestDatabase::Create();
+  ASSERT_TRUE(database.ok()) << database.status();
+  auto bouncer = testing::PgBouncer::Start((*database)->dsn(), /*server_connections=*/2);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  PoolOptions options;
+  options.dsn = (*bouncer)->Through((*database)->dsn());
+  options.size = 6;
+  options.prepare_statements = false;
+  options.pipeline_depth = GetParam();
+  Pool pool(options);
+  constexpr Query kFail{"test_fail", "SELECT 1 / ($1::int8 - $1::int8)"};
+  constexpr Query kSlowAddOne{"test_slow_add_one",
+                              "SELECT $1::int8 + 1 FROM pg_sleep(0.001 * ($1::int8 % 3))"};
+  constexpr int kRequests = 600;
+  std::vector<std::promise<absl::StatusOr<Result>>> promises(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    Params params;
+    params.Add(int64_t{i});
+    const Query& query = i % 7 == 0 ? kFail : (i % 5 == 0 ? kSlowAddOne : kAddOne);
+    pool.Execute(query, std::move(params),
+                 CallOptions::WithDeadline(absl::Now() + absl::Seconds(15)),
+                 [&promises, i](absl::StatusOr<Result> result) {
+                   promises[i].set_value(std::move(result));
+                 });
+  }
+  int wrong = 0;
+  int most_in_flight = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    most_in_flight = std::max(most_in_flight, pool.stats().in_flight);
+    absl::StatusOr<Result> result = promises[i].get_future().get();
+    bool right = i % 7 == 0 ? SqlStateOf(result.status()) == "22012"
+                            : result.ok() && *result->Int64(0, 0) == i + 1;
+    if (!right && wrong++ < 3) {
+      ADD_FAILURE() << "request " << i << ": "
+                    << (result.ok() ? std::to_string(*result->Int64(0, 0))
+                                    : result.status().ToString());
+    }
+  }
+  EXPECT_EQ(wrong, 0) << (*bouncer)->log();
+  if (GetParam() > 1) {
+    EXPECT_GT(most_in_flight, options.size) << "several statements at once on a connection";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PipelineDepth, PoolThroughPgBouncerTest, ::testing::Values(1, 32));
 
 }  // namespace
 }  // namespace firstsip::db

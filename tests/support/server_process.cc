@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -117,6 +118,19 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
                                    // Off unless a test turns it on: the HTTP server's shutdown
                                    // adds up to 2 s (civetweb's socket timeout quantum).
                                    "--metrics-listen="};
+  std::unique_ptr<ServerProcess> process(new ServerProcess());
+  if (TestsGoThroughPgBouncer()) {
+    absl::StatusOr<std::unique_ptr<PgBouncer>> bouncer = PgBouncer::Start(dsn);
+    if (!bouncer.ok()) {
+      std::fprintf(stderr, "%s\n", bouncer.status().ToString().c_str());
+      process->exited_ = true;
+      return process;
+    }
+    process->bouncer_ = std::move(*bouncer);
+    args[1] = "--database-url=" + process->bouncer_->Through(dsn);
+    args.push_back("--prepared-statements=false");
+    args.push_back("--direct-database-url=" + dsn);
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   args.push_back("serve");
   EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
@@ -177,6 +191,7 @@ void ServerProcess::ReadOutput(int fd) {
 ServerProcess::~ServerProcess() {
   if (!exited_) Stop(SIGKILL);
   if (reader_.joinable()) reader_.join();
+  bouncer_.reset();  // after the server: it is the pooler's client
 }
 
 std::string ServerProcess::target() const { return absl::StrCat("127.0.0.1:", port_); }

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "support/pgbouncer.h"
 
 namespace firstsip::testing {
 
@@ -51,7 +52,9 @@ class ServerProcess {
  public:
   // Starts `firstsip-server serve --listen=127.0.0.1:0 --database-url=<dsn> extra_args...` and
   // waits until it logs the port it serves on. Fails with its output if it exits first.
-  // ENCRYPTION_KEY is kTestEncryptionKey unless `environment` says otherwise.
+  // ENCRYPTION_KEY is kTestEncryptionKey unless `environment` says otherwise. When
+  // TestsGoThroughPgBouncer(), the server reaches `dsn` through a PgBouncer of its own in
+  // transaction mode (--prepared-statements=false, --direct-database-url=<dsn>).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& dsn, const std::vector<std::string>& extra_args = {},
       const EnvironmentOverrides& environment = {});
@@ -81,6 +84,8 @@ class ServerProcess {
   ServerProcess() = default;
   void ReadOutput(int fd);
 
+  // Between the server and its database when TestsGoThroughPgBouncer().
+  std::unique_ptr<PgBouncer> bouncer_;
   pid_t pid_ = -1;
   int port_ = 0;
   bool exited_ = false;
