@@ -94,6 +94,8 @@ class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsRespo
         if (ok) {
           SetLive();  // headers come first, but their reaction may run after this one
           message = std::move(buffer_);
+        } else {
+          reads_over = true;  // the hold goes below: a read started now would outlive the call
         }
       }
       watch_.changed_.notify_all();
@@ -120,6 +122,7 @@ class WatchStream final : public grpc::ClientReadReactor<v1::WatchBriefingsRespo
   absl::Time live_since = absl::InfiniteFuture();
   bool delivered = false;                             // Next() returned a message of this stream
   bool reading = true;                                // a read is in flight (or about to start)
+  bool reads_over = false;                            // a read failed: none may start again
   std::optional<v1::WatchBriefingsResponse> message;  // read, not yet taken by Next()
   bool done = false;                                  // OnDone ran: the call is over
   absl::Status status;
@@ -234,7 +237,7 @@ void BriefingWatch::Cancel() {
     std::lock_guard<std::mutex> lock(mutex_);
     cancelled_ = true;
     stream = stream_;
-    if (stream != nullptr && !stream->reading && !stream->done) {
+    if (stream != nullptr && !stream->reading && !stream->reads_over && !stream->done) {
       stream->message.reset();  // never delivered: resume_token() stays before it
       stream->reading = true;
       read = true;

@@ -68,6 +68,7 @@ int DecodeWaitStatus(int status) {
 
 // Waits for `pid` up to `timeout`; kills it with SIGKILL after that.
 int WaitWithTimeout(pid_t pid, absl::Duration timeout) {
+  if (pid <= 0) return -1;  // nothing was started; waitpid/kill of -1 would mean everyone
   absl::Time give_up = absl::Now() + timeout;
   int status = 0;
   while (true) {
@@ -118,16 +119,17 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
                                    // Off unless a test turns it on: the HTTP server's shutdown
                                    // adds up to 2 s (civetweb's socket timeout quantum).
                                    "--metrics-listen="};
-  std::unique_ptr<ServerProcess> process(new ServerProcess());
+  std::unique_ptr<PgBouncer> bouncer;
   if (TestsGoThroughPgBouncer()) {
-    absl::StatusOr<std::unique_ptr<PgBouncer>> bouncer = PgBouncer::Start(dsn);
-    if (!bouncer.ok()) {
-      std::fprintf(stderr, "%s\n", bouncer.status().ToString().c_str());
-      process->exited_ = true;
-      return process;
+    absl::StatusOr<std::unique_ptr<PgBouncer>> started = PgBouncer::Start(dsn);
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
+      std::unique_ptr<ServerProcess> failed(new ServerProcess());
+      failed->exited_ = true;
+      return failed;
     }
-    process->bouncer_ = std::move(*bouncer);
-    args[1] = "--database-url=" + process->bouncer_->Through(dsn);
+    bouncer = std::move(*started);
+    args[1] = "--database-url=" + bouncer->Through(dsn);
     args.push_back("--prepared-statements=false");
     args.push_back("--direct-database-url=" + dsn);
   }
@@ -135,7 +137,9 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
   args.push_back("serve");
   EnvironmentOverrides with_key = {{"ENCRYPTION_KEY", std::string(kTestEncryptionKey)}};
   with_key.insert(with_key.end(), environment.begin(), environment.end());
-  return LaunchCommand(ServerBinary(), args, with_key);
+  std::unique_ptr<ServerProcess> process = LaunchCommand(ServerBinary(), args, with_key);
+  process->bouncer_ = std::move(bouncer);
+  return process;
 }
 
 std::unique_ptr<ServerProcess> ServerProcess::LaunchCommand(
@@ -197,7 +201,8 @@ ServerProcess::~ServerProcess() {
 std::string ServerProcess::target() const { return absl::StrCat("127.0.0.1:", port_); }
 
 int ServerProcess::Stop(int signal, absl::Duration timeout) {
-  if (exited_) return exit_code_;
+  // Never kill(-1, …) or kill(0, …): that would signal every process, or our own group.
+  if (exited_ || pid_ <= 0) return exit_code_;
   kill(pid_, signal);
   exit_code_ = WaitWithTimeout(pid_, timeout);
   exited_ = true;
