@@ -24,7 +24,8 @@ build() {  # name sources...
   shift
   clang++ "${flags[@]}" "$@" -o "$out/$name" $absl_libs -lcrypto
 }
-build page_token_fuzzer tests/fuzz/page_token_fuzzer.cc server/logic/page_token.cc
+build page_token_fuzzer tests/fuzz/page_token_fuzzer.cc server/logic/page_token.cc \
+  server/logic/bound_token.cc
 build stored_value_fuzzer tests/fuzz/stored_value_fuzzer.cc server/crypto/token_cipher.cc \
   server/crypto/key_ring.cc
 build validators_fuzzer tests/fuzz/validators_fuzzer.cc server/logic/validators.cc
