@@ -1,7 +1,5 @@
 #include "push/change_pruner.h"
 
-#include <pthread.h>
-
 #include <future>
 #include <memory>
 
@@ -13,38 +11,17 @@ namespace firstsip::push {
 
 ChangePruner::ChangePruner(storage::ChangeStore& store, absl::Duration retention,
                            absl::Duration interval)
-    : store_(store), retention_(retention), interval_(interval) {
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "fs-prune");
-    Run();
-  });
-}
+    : store_(store), retention_(retention), thread_("fs-prune", interval, [this] { Prune(); }) {}
 
 ChangePruner::~ChangePruner() { Stop(); }
 
-void ChangePruner::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+void ChangePruner::Prune() {
+  int deleted = 0;
+  for (int batch = kBatch; batch == kBatch && !thread_.stopping();) {
+    batch = PruneBatch();
+    deleted += batch > 0 ? batch : 0;
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void ChangePruner::Run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!wake_.wait_for(lock, absl::ToChronoNanoseconds(interval_), [&] { return stopping_; })) {
-    lock.unlock();
-    int deleted = 0;
-    for (int batch = kBatch; batch == kBatch;) {
-      batch = PruneBatch();
-      deleted += batch > 0 ? batch : 0;
-      std::lock_guard<std::mutex> check(mutex_);
-      if (stopping_) break;
-    }
-    if (deleted > 0) LogInfo(absl::StrCat("change feed: pruned ", deleted, " old changes"));
-    lock.lock();
-  }
+  if (deleted > 0) LogInfo(absl::StrCat("change feed: pruned ", deleted, " old changes"));
 }
 
 int ChangePruner::PruneBatch() {

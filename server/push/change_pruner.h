@@ -3,11 +3,8 @@
 // long or bloats one transaction), until a batch comes back short.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include "absl/time/time.h"
+#include "push/periodic_thread.h"
 #include "storage/change_store.h"
 
 namespace firstsip::push {
@@ -23,20 +20,16 @@ class ChangePruner {
   ChangePruner& operator=(const ChangePruner&) = delete;
 
   // Joins the thread; a batch in flight is answered by the pool (stop the pruner first).
-  void Stop();
+  void Stop() { thread_.Stop(); }
 
  private:
-  void Run();
+  void Prune();
   // One batch, waited for (on the pruner's thread, never a gRPC one); how many it deleted.
   int PruneBatch();
 
   storage::ChangeStore& store_;
   const absl::Duration retention_;
-  const absl::Duration interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::thread thread_;
+  PeriodicThread thread_;  // last: it runs Prune, which uses the members above
 };
 
 }  // namespace firstsip::push

@@ -1,7 +1,5 @@
 #include "push/change_sweeper.h"
 
-#include <pthread.h>
-
 #include <future>
 #include <memory>
 #include <utility>
@@ -13,32 +11,15 @@ namespace firstsip::push {
 
 ChangeSweeper::ChangeSweeper(storage::ChangeStore& store, ChangeFeed& feed, absl::Duration interval,
                              absl::Duration window)
-    : store_(store), feed_(feed), interval_(interval), window_(window) {
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "fs-sweep");
-    Run();
-  });
-}
+    : store_(store),
+      feed_(feed),
+      interval_(interval),
+      window_(window),
+      thread_("fs-sweep", interval, [this] {
+        if (feed_.watchers() > 0) Sweep();
+      }) {}
 
 ChangeSweeper::~ChangeSweeper() { Stop(); }
-
-void ChangeSweeper::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void ChangeSweeper::Run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!wake_.wait_for(lock, absl::ToChronoNanoseconds(interval_), [&] { return stopping_; })) {
-    lock.unlock();
-    if (feed_.watchers() > 0) Sweep();
-    lock.lock();
-  }
-}
 
 void ChangeSweeper::Sweep() {
   using Moved = std::vector<std::pair<int64_t, int64_t>>;

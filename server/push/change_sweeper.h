@@ -4,12 +4,9 @@
 // announcement failed) so reaches watchers within `interval`, not never.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include "absl/time/time.h"
 #include "push/change_feed.h"
+#include "push/periodic_thread.h"
 #include "storage/change_store.h"
 
 namespace firstsip::push {
@@ -24,20 +21,16 @@ class ChangeSweeper {
   ChangeSweeper& operator=(const ChangeSweeper&) = delete;
 
   // Joins the thread (stop it before the pool).
-  void Stop();
+  void Stop() { thread_.Stop(); }
 
  private:
-  void Run();
   void Sweep();
 
   storage::ChangeStore& store_;
   ChangeFeed& feed_;
   const absl::Duration interval_;
   const absl::Duration window_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::thread thread_;
+  PeriodicThread thread_;  // last: it runs Sweep, which uses the members above
 };
 
 }  // namespace firstsip::push
