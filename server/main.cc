@@ -37,6 +37,7 @@
 #include "db/dsn.h"
 #include "db/notification_listener.h"
 #include "db/pool.h"
+#include "db/read_pool.h"
 #include "dev/seed_dev.h"
 #include "firstsip/v1/briefing.grpc.pb.h"
 #include "firstsip/v1/identity.grpc.pb.h"
@@ -83,6 +84,13 @@ ABSL_FLAG(std::string, direct_database_url, "",
           "PostgreSQL URL past any transaction pooler, for migrations (a session advisory lock) "
           "and the change feed's LISTEN (env FIRSTSIP_DIRECT_DATABASE_URL); default: "
           "--database-url");
+ABSL_FLAG(std::string, read_database_url, "",
+          "hot standbys for GetUser, GetUserByEmail, ListUsers, GetIdentity, ListIdentities, "
+          "GetBriefing and ListBriefings (env FIRSTSIP_READ_DATABASE_URL); several hosts in "
+          "libpq's multi-host form are each used; default: every read goes to --database-url");
+ABSL_FLAG(absl::Duration, read_max_lag, kDefaults.read_max_lag,
+          "a standby that may lack a change older than this is skipped and the read goes to the "
+          "primary (env FIRSTSIP_READ_MAX_LAG)");
 ABSL_FLAG(bool, prepared_statements, kDefaults.prepared_statements,
           "prepare each statement once per connection (env FIRSTSIP_PREPARED_STATEMENTS); false "
           "sends every statement unnamed, for PgBouncer in transaction mode");
@@ -153,6 +161,8 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"listen", "FIRSTSIP_LISTEN"},
     {"database_url", "DATABASE_URL"},
     {"direct_database_url", "FIRSTSIP_DIRECT_DATABASE_URL"},
+    {"read_database_url", "FIRSTSIP_READ_DATABASE_URL"},
+    {"read_max_lag", "FIRSTSIP_READ_MAX_LAG"},
     {"prepared_statements", "FIRSTSIP_PREPARED_STATEMENTS"},
     {"pool_size", "FIRSTSIP_POOL_SIZE"},
     {"max_waiting", "FIRSTSIP_MAX_WAITING"},
@@ -222,6 +232,8 @@ app::Options OptionsFromFlags() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.database_url = absl::GetFlag(FLAGS_database_url);
   options.direct_database_url = absl::GetFlag(FLAGS_direct_database_url);
+  options.read_database_url = absl::GetFlag(FLAGS_read_database_url);
+  options.read_max_lag = absl::GetFlag(FLAGS_read_max_lag);
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
@@ -323,20 +335,39 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   pool_options.max_waiting = options.max_waiting;
   pool_options.prepare_statements = options.prepared_statements;
   db::Pool pool(pool_options);
+  transport::Metrics metrics;
+  // Reads that a slightly stale answer may serve go to the standbys, when there are any.
+  std::unique_ptr<db::ReadPool> read_pool;
+  if (!options.read_database_url.empty()) {
+    LogInfo(absl::StrCat("read database: ", db::DsnCutPassword(options.read_database_url)));
+    db::ReadPoolOptions read_options;
+    read_options.dsn = options.read_database_url;
+    read_options.pool = pool_options;
+    read_options.max_lag = options.read_max_lag;
+    absl::StatusOr<std::unique_ptr<db::ReadPool>> created = db::ReadPool::Create(
+        pool, std::move(read_options),
+        [&metrics](const db::ReadPoolStats& stats) { metrics.RecordReadPool(stats); });
+    if (!created.ok()) {
+      LogError(absl::StrCat("--read-database-url: ", created.status().message()));
+      pool.Stop();
+      return 1;
+    }
+    read_pool = *std::move(created);
+  }
+  db::Executor& reads = read_pool != nullptr ? static_cast<db::Executor&>(*read_pool) : pool;
 
   crypto::TokenCipher cipher(keys);
-  storage::UserStore user_store(pool);
-  storage::IdentityStore identity_store(pool, cipher);
+  storage::UserStore user_store(pool, reads);
+  storage::IdentityStore identity_store(pool, reads, cipher);
   transport::UserServiceImpl user_service(user_store);
   storage::ChangeStore change_store(pool);
   // Changes are announced after their commit, batched (push/change_announcer.h).
   push::ChangeAnnouncer announcer(change_store);
   storage::BriefingStore briefing_store(
-      pool, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
+      pool, reads, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
   transport::IdentityServiceImpl identity_service(identity_store);
 
   transport::InitReflectionServerBuilderPlugin();
-  transport::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!options.metrics_listen.empty()) {
     try {
@@ -467,6 +498,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   pruner.Stop();
   sweeper.Stop();
   listener.Stop();
+  if (read_pool != nullptr) read_pool->Stop();
   pool.Stop();
   for (int i = 0; i < 500 && calls.in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
   rpc.Stop();

@@ -24,6 +24,14 @@ absl::Status ValidateOptions(const Options& options) {
   if (!options.direct_database_url.empty() && !db::ValidateDsn(options.direct_database_url).ok()) {
     return invalid("direct-database-url", "is not a valid PostgreSQL URL or key=value string");
   }
+  if (!options.read_database_url.empty() && !db::SplitHosts(options.read_database_url).ok()) {
+    return invalid("read-database-url",
+                   "is not a valid PostgreSQL URL or key=value string (its host and port lists "
+                   "must pair up)");
+  }
+  if (options.read_max_lag < absl::Milliseconds(10) || options.read_max_lag > absl::Hours(1)) {
+    return invalid("read-max-lag", "must be between 10ms and 1h, e.g. 1s");
+  }
   if (!options.prepared_statements && options.direct_database_url.empty()) {
     return invalid("prepared-statements",
                    "false is for a transaction pooler, where migrations' session lock and the "

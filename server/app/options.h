@@ -21,6 +21,12 @@ struct Options {
   // of its own: migrations (a session-level advisory lock) and the change feed's LISTEN. Empty:
   // database_url.
   std::string direct_database_url;
+  // Hot standbys for the reads a slightly stale answer may serve (db/read_pool.h); empty: every
+  // read goes to database_url. Several hosts in libpq's multi-host form are probed and used
+  // one by one.
+  std::string read_database_url;
+  // A standby that may lack a change older than this is skipped.
+  absl::Duration read_max_lag = absl::Seconds(1);
   // Prepare each statement once per connection; false sends them all unnamed, for PgBouncer in
   // transaction mode (pipelining stays: PgBouncer 1.18 carries it, tests/pg/pool_pgtest.cc).
   bool prepared_statements = true;

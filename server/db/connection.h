@@ -19,13 +19,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "db/call_options.h"
+#include "db/executor.h"
 #include "db/params.h"
 #include "db/query.h"
 #include "db/result.h"
 
 namespace firstsip::db {
-
-using ResultCallback = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;
 
 // One statement waiting for, or on, a connection.
 struct Request {

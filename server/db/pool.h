@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "db/call_options.h"
 #include "db/connection.h"
+#include "db/executor.h"
 #include "db/params.h"
 #include "db/query.h"
 
@@ -49,7 +50,7 @@ struct PoolStats {
   int64_t errors = 0;  // statements that failed in PostgreSQL or lost their connection, ever
 };
 
-class Pool {
+class Pool final : public Executor {
  public:
   // Starts the event loop and begins connecting; does not wait for the database.
   explicit Pool(PoolOptions options);
@@ -67,7 +68,8 @@ class Pool {
   //   INTERNAL           a parameter contains a NUL byte (validate input before this);
   //   anything StatusFromResult maps the statement's own error to.
   // `done` must not block: it runs on the loop that serves every other request.
-  void Execute(const Query& query, Params params, const CallOptions& call, ResultCallback done);
+  void Execute(const Query& query, Params params, const CallOptions& call,
+               ResultCallback done) override;
 
   // Fails every waiting and running request with UNAVAILABLE, closes the connections and
   // joins the loop thread. Idempotent.

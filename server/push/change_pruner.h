@@ -4,7 +4,7 @@
 #pragma once
 
 #include "absl/time/time.h"
-#include "push/periodic_thread.h"
+#include "common/periodic_thread.h"
 #include "storage/change_store.h"
 
 namespace firstsip::push {

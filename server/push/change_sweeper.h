@@ -6,7 +6,7 @@
 
 #include "absl/time/time.h"
 #include "push/change_feed.h"
-#include "push/periodic_thread.h"
+#include "common/periodic_thread.h"
 #include "storage/change_store.h"
 
 namespace firstsip::push {

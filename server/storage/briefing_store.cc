@@ -83,30 +83,30 @@ void BriefingStore::Create(int64_t user_id, const std::optional<std::string>& re
 void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, int attempt,
                               Done<v1::Briefing> done) {
   db::Params retry = params;
-  pool_.Execute(queries::kCreateBriefing, std::move(params), call,
-                [this, retry = std::move(retry), call, attempt,
-                 done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) {
-                    if (db::ConstraintOf(result.status()) == "briefings_user_request_id_key" &&
-                        attempt < kCreateAttempts) {
-                      return RunCreate(std::move(retry), call, attempt + 1, std::move(done));
-                    }
-                    return std::move(done)(result.status());
-                  }
-                  AnnounceFrom(*result);
-                  std::move(done)(FirstRow(*result, &BriefingsFromResult,
-                                           absl::NotFoundError("user not found (or deleted)")));
-                });
+  primary_.Execute(queries::kCreateBriefing, std::move(params), call,
+                   [this, retry = std::move(retry), call, attempt,
+                    done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) {
+                       if (db::ConstraintOf(result.status()) == "briefings_user_request_id_key" &&
+                           attempt < kCreateAttempts) {
+                         return RunCreate(std::move(retry), call, attempt + 1, std::move(done));
+                       }
+                       return std::move(done)(result.status());
+                     }
+                     AnnounceFrom(*result);
+                     std::move(done)(FirstRow(*result, &BriefingsFromResult,
+                                              absl::NotFoundError("user not found (or deleted)")));
+                   });
 }
 
 void BriefingStore::Get(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kGetBriefing, std::move(params), call,
-                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  std::move(done)(FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id)));
-                });
+  reads_.Execute(kGetBriefing, std::move(params), call,
+                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                   if (!result.ok()) return std::move(done)(result.status());
+                   std::move(done)(FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id)));
+                 });
 }
 
 void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& call,
@@ -117,7 +117,7 @@ void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& 
       .Add(query.status)
       .Add(query.unread_only)
       .Add(query.limit);
-  pool_.Execute(
+  reads_.Execute(
       queries::kListBriefings, std::move(params), call,
       [user_id = query.user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
@@ -140,22 +140,23 @@ void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& 
 void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params params,
                                const char* rpc, v1::BriefingStatus from, bool unchanged_ok,
                                const db::CallOptions& call, Done<v1::Briefing> done) {
-  pool_.Execute(query, std::move(params), call,
-                [this, id, rpc, from, unchanged_ok,
-                 done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  AnnounceFrom(*result);
-                  absl::StatusOr<v1::Briefing> briefing =
-                      FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
-                  if (!briefing.ok()) return std::move(done)(briefing.status());
-                  const bool changed = result->Text(0, result->Column("outcome")) == "changed";
-                  if (!changed && !(unchanged_ok && briefing->status() == from)) {
-                    return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
-                        "briefing ", briefing->id(), " is ", logic::StatusName(briefing->status()),
-                        "; ", rpc, " needs ", logic::StatusName(from))));
-                  }
-                  std::move(done)(std::move(briefing));
-                });
+  primary_.Execute(
+      query, std::move(params), call,
+      [this, id, rpc, from, unchanged_ok,
+       done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        AnnounceFrom(*result);
+        absl::StatusOr<v1::Briefing> briefing =
+            FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
+        if (!briefing.ok()) return std::move(done)(briefing.status());
+        const bool changed = result->Text(0, result->Column("outcome")) == "changed";
+        if (!changed && !(unchanged_ok && briefing->status() == from)) {
+          return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
+              "briefing ", briefing->id(), " is ", logic::StatusName(briefing->status()), "; ", rpc,
+              " needs ", logic::StatusName(from))));
+        }
+        std::move(done)(std::move(briefing));
+      });
 }
 
 void BriefingStore::Start(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
@@ -191,29 +192,29 @@ void BriefingStore::MarkRead(int64_t id, const db::CallOptions& call, Done<v1::B
 void BriefingStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteBriefing, std::move(params), call,
-                [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  if (result->rows() == 0) return std::move(done)(BriefingNotFound(id));
-                  AnnounceFrom(*result);
-                  std::move(done)(true);
-                });
+  primary_.Execute(kDeleteBriefing, std::move(params), call,
+                   [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     if (result->rows() == 0) return std::move(done)(BriefingNotFound(id));
+                     AnnounceFrom(*result);
+                     std::move(done)(true);
+                   });
 }
 
 void BriefingStore::ClaimNext(absl::Duration lease, const db::CallOptions& call,
                               Done<std::optional<v1::Briefing>> done) {
   db::Params params;
   params.Add(absl::ToInt64Microseconds(lease));
-  pool_.Execute(queries::kClaimNextBriefing, std::move(params), call,
-                [this, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  AnnounceFrom(*result);
-                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
-                      BriefingsFromResult(*result);
-                  if (!briefings.ok()) return std::move(done)(briefings.status());
-                  if (briefings->empty()) return std::move(done)(std::optional<v1::Briefing>());
-                  std::move(done)(std::optional<v1::Briefing>(std::move(briefings->front())));
-                });
+  primary_.Execute(queries::kClaimNextBriefing, std::move(params), call,
+                   [this, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     AnnounceFrom(*result);
+                     absl::StatusOr<std::vector<v1::Briefing>> briefings =
+                         BriefingsFromResult(*result);
+                     if (!briefings.ok()) return std::move(done)(briefings.status());
+                     if (briefings->empty()) return std::move(done)(std::optional<v1::Briefing>());
+                     std::move(done)(std::optional<v1::Briefing>(std::move(briefings->front())));
+                   });
 }
 
 void BriefingStore::AnnounceFrom(const db::Result& result) const {

@@ -16,7 +16,7 @@
 
 #include "absl/time/time.h"
 #include "db/call_options.h"
-#include "db/pool.h"
+#include "db/executor.h"
 #include "firstsip/v1/briefing.pb.h"
 #include "storage/done.h"
 #include "storage/rows.h"
@@ -140,8 +140,12 @@ using AnnounceChange = std::function<void(std::string notice)>;
 class BriefingStore {
  public:
   // `announce` (may be empty: nobody watches) hears of every change once it is committed.
-  explicit BriefingStore(db::Pool& pool, AnnounceChange announce = nullptr)
-      : pool_(pool), announce_(std::move(announce)) {}
+  // `reads` serves the reads a slightly stale answer may serve (db/read_pool.h: standbys within
+  // --read-max-lag, else the primary); everything else runs on `primary`.
+  BriefingStore(db::Executor& primary, db::Executor& reads, AnnounceChange announce = nullptr)
+      : primary_(primary), reads_(reads), announce_(std::move(announce)) {}
+  explicit BriefingStore(db::Executor& primary, AnnounceChange announce = nullptr)
+      : BriefingStore(primary, primary, std::move(announce)) {}
 
   // PENDING. NOT_FOUND for a missing or deleted user. With a request_id, a repeat returns the
   // briefing the first call created.
@@ -178,7 +182,8 @@ class BriefingStore {
   // Announces the change in row 0 of `result`, if the statement made one.
   void AnnounceFrom(const db::Result& result) const;
 
-  db::Pool& pool_;
+  db::Executor& primary_;
+  db::Executor& reads_;
   const AnnounceChange announce_;
 };
 

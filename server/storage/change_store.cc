@@ -68,7 +68,7 @@ void ChangeStore::Position(int64_t user_id, std::optional<int64_t> resume_from,
                            const db::CallOptions& call, Done<int64_t> done) {
   db::Params params;
   params.Add(user_id).Add(resume_from.value_or(0));
-  pool_.Execute(
+  primary_.Execute(
       kPosition, std::move(params), call,
       [user_id, resume_from, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
@@ -98,77 +98,77 @@ void ChangeStore::ChangesAfter(int64_t user_id, int64_t after, int limit,
                                Done<std::vector<BriefingChange>> done) {
   db::Params params;
   params.Add(user_id).Add(after).Add(limit);
-  pool_.Execute(kChangesAfter, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  absl::StatusOr<std::vector<v1::Briefing>> briefings =
-                      BriefingsFromResult(*result);
-                  if (!briefings.ok()) return std::move(done)(briefings.status());
-                  const int seq_column = result->Column("change_seq");
-                  std::vector<BriefingChange> changes(briefings->size());
-                  for (size_t row = 0; row < changes.size(); ++row) {
-                    absl::StatusOr<int64_t> seq = result->Int64(static_cast<int>(row), seq_column);
-                    if (!seq.ok()) return std::move(done)(seq.status());
-                    changes[row].briefing = std::move((*briefings)[row]);
-                    changes[row].change_seq = *seq;
-                  }
-                  std::move(done)(std::move(changes));
-                });
+  primary_.Execute(
+      kChangesAfter, std::move(params), call,
+      [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        absl::StatusOr<std::vector<v1::Briefing>> briefings = BriefingsFromResult(*result);
+        if (!briefings.ok()) return std::move(done)(briefings.status());
+        const int seq_column = result->Column("change_seq");
+        std::vector<BriefingChange> changes(briefings->size());
+        for (size_t row = 0; row < changes.size(); ++row) {
+          absl::StatusOr<int64_t> seq = result->Int64(static_cast<int>(row), seq_column);
+          if (!seq.ok()) return std::move(done)(seq.status());
+          changes[row].briefing = std::move((*briefings)[row]);
+          changes[row].change_seq = *seq;
+        }
+        std::move(done)(std::move(changes));
+      });
 }
 
 void ChangeStore::Prune(absl::Duration retention, int batch, const db::CallOptions& call,
                         Done<int> done) {
   db::Params params;
   params.Add(absl::ToInt64Microseconds(retention)).Add(batch);
-  pool_.Execute(kPrune, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  std::move(done)(static_cast<int>(result->affected_rows()));
-                });
+  primary_.Execute(kPrune, std::move(params), call,
+                   [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     std::move(done)(static_cast<int>(result->affected_rows()));
+                   });
 }
 
 void ChangeStore::Announce(const std::vector<std::string>& notices, const db::CallOptions& call,
                            Done<bool> done) {
   db::Params params;
   params.Add(absl::StrJoin(notices, "\n"));
-  pool_.Execute(kAnnounce, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  std::move(done)(true);
-                });
+  primary_.Execute(kAnnounce, std::move(params), call,
+                   [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     std::move(done)(true);
+                   });
 }
 
 void ChangeStore::RecentlyChanged(absl::Duration window, const db::CallOptions& call,
                                   Done<std::vector<std::pair<int64_t, int64_t>>> done) {
   db::Params params;
   params.Add(absl::ToInt64Microseconds(window));
-  pool_.Execute(kRecentlyChanged, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  std::vector<std::pair<int64_t, int64_t>> users;
-                  users.reserve(result->rows());
-                  for (int row = 0; row < result->rows(); ++row) {
-                    absl::StatusOr<int64_t> user = result->Int64(row, 0);
-                    absl::StatusOr<int64_t> seq = result->Int64(row, 1);
-                    if (!user.ok() || !seq.ok()) {
-                      return std::move(done)(user.ok() ? seq.status() : user.status());
-                    }
-                    users.emplace_back(*user, *seq);
-                  }
-                  std::move(done)(std::move(users));
-                });
+  primary_.Execute(kRecentlyChanged, std::move(params), call,
+                   [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     std::vector<std::pair<int64_t, int64_t>> users;
+                     users.reserve(result->rows());
+                     for (int row = 0; row < result->rows(); ++row) {
+                       absl::StatusOr<int64_t> user = result->Int64(row, 0);
+                       absl::StatusOr<int64_t> seq = result->Int64(row, 1);
+                       if (!user.ok() || !seq.ok()) {
+                         return std::move(done)(user.ok() ? seq.status() : user.status());
+                       }
+                       users.emplace_back(*user, *seq);
+                     }
+                     std::move(done)(std::move(users));
+                   });
 }
 
 void ChangeStore::NextLeaseExpiry(const db::CallOptions& call,
                                   Done<std::optional<absl::Time>> done) {
-  pool_.Execute(kNextLeaseExpiry, db::Params(), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  absl::StatusOr<std::optional<int64_t>> micros = result->OptionalInt64(0, 0);
-                  if (!micros.ok()) return std::move(done)(micros.status());
-                  if (!micros->has_value()) return std::move(done)(std::optional<absl::Time>());
-                  std::move(done)(std::optional<absl::Time>(absl::FromUnixMicros(**micros)));
-                });
+  primary_.Execute(kNextLeaseExpiry, db::Params(), call,
+                   [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     absl::StatusOr<std::optional<int64_t>> micros = result->OptionalInt64(0, 0);
+                     if (!micros.ok()) return std::move(done)(micros.status());
+                     if (!micros->has_value()) return std::move(done)(std::optional<absl::Time>());
+                     std::move(done)(std::optional<absl::Time>(absl::FromUnixMicros(**micros)));
+                   });
 }
 
 }  // namespace firstsip::storage

@@ -11,7 +11,7 @@
 
 #include "absl/time/time.h"
 #include "db/call_options.h"
-#include "db/pool.h"
+#include "db/executor.h"
 #include "firstsip/v1/briefing.pb.h"
 #include "storage/done.h"
 
@@ -25,7 +25,7 @@ struct BriefingChange {
 
 class ChangeStore {
  public:
-  explicit ChangeStore(db::Pool& pool) : pool_(pool) {}
+  explicit ChangeStore(db::Executor& primary) : primary_(primary) {}
 
   // Where the user's feed stands (its latest change_seq), for a watch that resumes from
   // `resume_from` (or starts now). NOT_FOUND for a missing or deleted user; OUT_OF_RANGE when
@@ -59,7 +59,7 @@ class ChangeStore {
   void NextLeaseExpiry(const db::CallOptions& call, Done<std::optional<absl::Time>> done);
 
  private:
-  db::Pool& pool_;
+  db::Executor& primary_;
 };
 
 }  // namespace firstsip::storage

@@ -111,7 +111,7 @@ void IdentityStore::SignIn(const SignInInput& input, const db::CallOptions& call
 void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, int attempt,
                               Done<SignInResult> done) {
   db::Params retry_params = params;
-  pool_.Execute(
+  primary_.Execute(
       queries::kSignIn, std::move(params), call,
       [this, retry_params = std::move(retry_params), call, attempt,
        done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
@@ -145,17 +145,17 @@ void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, in
 void IdentityStore::Get(int64_t id, const db::CallOptions& call, Done<v1::AuthIdentity> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kGetIdentity, std::move(params), call,
-                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  std::move(done)(OneIdentity(std::move(result), IdentityNotFound(id)));
-                });
+  reads_.Execute(kGetIdentity, std::move(params), call,
+                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                   std::move(done)(OneIdentity(std::move(result), IdentityNotFound(id)));
+                 });
 }
 
 void IdentityStore::ListForUser(int64_t user_id, const db::CallOptions& call,
                                 Done<std::vector<v1::AuthIdentity>> done) {
   db::Params params;
   params.Add(user_id);
-  pool_.Execute(
+  reads_.Execute(
       kListIdentities, std::move(params), call,
       [user_id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
@@ -175,7 +175,7 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db
   owner.Add(id);
   // Two statements: the associated data needs the identity's provider account, which never
   // changes once the row exists, so nothing can slip in between that matters.
-  pool_.Execute(
+  primary_.Execute(
       kIdentityOwner, std::move(owner), call,
       [this, id, update, call, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
@@ -187,17 +187,17 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db
             !sealed.ok()) {
           return std::move(done)(sealed);
         }
-        pool_.Execute(kUpdateTokens, std::move(params), call,
-                      [id, done = std::move(done)](absl::StatusOr<db::Result> updated) mutable {
-                        std::move(done)(OneIdentity(std::move(updated), IdentityNotFound(id)));
-                      });
+        primary_.Execute(kUpdateTokens, std::move(params), call,
+                         [id, done = std::move(done)](absl::StatusOr<db::Result> updated) mutable {
+                           std::move(done)(OneIdentity(std::move(updated), IdentityNotFound(id)));
+                         });
       });
 }
 
 void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(
+  primary_.Execute(
       kGetTokens, std::move(params), call,
       [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
@@ -231,12 +231,12 @@ void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::
 void IdentityStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteIdentity, std::move(params), call,
-                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(result.status());
-                  if (result->affected_rows() == 0) return std::move(done)(IdentityNotFound(id));
-                  std::move(done)(true);
-                });
+  primary_.Execute(kDeleteIdentity, std::move(params), call,
+                   [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     if (result->affected_rows() == 0) return std::move(done)(IdentityNotFound(id));
+                     std::move(done)(true);
+                   });
 }
 
 }  // namespace firstsip::storage

@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "crypto/token_cipher.h"
 #include "db/call_options.h"
-#include "db/pool.h"
+#include "db/executor.h"
 #include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/identity_rules.h"
@@ -89,7 +89,12 @@ struct SignInResult {
 
 class IdentityStore {
  public:
-  IdentityStore(db::Pool& pool, const crypto::TokenCipher& cipher) : pool_(pool), cipher_(cipher) {}
+  // `reads` serves the reads a slightly stale answer may serve (db/read_pool.h: standbys within
+  // --read-max-lag, else the primary); everything else runs on `primary`.
+  IdentityStore(db::Executor& primary, db::Executor& reads, const crypto::TokenCipher& cipher)
+      : primary_(primary), reads_(reads), cipher_(cipher) {}
+  IdentityStore(db::Executor& primary, const crypto::TokenCipher& cipher)
+      : IdentityStore(primary, primary, cipher) {}
 
   // One atomic statement (see identity_store.cc); concurrent first sign-ins of one identity
   // are retried until they agree on one user and one identity. FAILED_PRECONDITION when the
@@ -110,7 +115,8 @@ class IdentityStore {
   void RunSignIn(db::Params params, const db::CallOptions& call, int attempt,
                  Done<SignInResult> done);
 
-  db::Pool& pool_;
+  db::Executor& primary_;
+  db::Executor& reads_;
   const crypto::TokenCipher& cipher_;
 };
 

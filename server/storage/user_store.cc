@@ -98,34 +98,35 @@ void UserStore::Create(const logic::NewUser& user, const db::CallOptions& call,
       .Add(user.timezone)
       .Add(user.preferred_briefing_time)
       .Add(user.role);
-  pool_.Execute(kCreateUser, std::move(params), call,
-                OneUser(absl::InternalError("insert returned no row"), std::move(done)));
+  primary_.Execute(kCreateUser, std::move(params), call,
+                   OneUser(absl::InternalError("insert returned no row"), std::move(done)));
 }
 
 void UserStore::Get(int64_t id, bool show_deleted, const db::CallOptions& call,
                     Done<v1::User> done) {
   db::Params params;
   params.Add(id).Add(show_deleted);
-  pool_.Execute(queries::kGetUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
+  reads_.Execute(queries::kGetUser, std::move(params), call,
+                 OneUser(NotFound(id), std::move(done)));
 }
 
 void UserStore::GetByEmail(const std::string& email, const db::CallOptions& call,
                            Done<v1::User> done) {
   db::Params params;
   params.Add(email);
-  pool_.Execute(kGetUserByEmail, std::move(params), call,
-                OneUser(absl::NotFoundError("no live user has this email"), std::move(done)));
+  reads_.Execute(kGetUserByEmail, std::move(params), call,
+                 OneUser(absl::NotFoundError("no live user has this email"), std::move(done)));
 }
 
 void UserStore::List(const UserListQuery& query, const db::CallOptions& call,
                      Done<std::vector<v1::User>> done) {
   db::Params params;
   params.Add(query.after_id).Add(query.show_deleted).Add(query.role).Add(query.limit);
-  pool_.Execute(kListUsers, std::move(params), call,
-                [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(std::move(result).status());
-                  std::move(done)(UsersFromResult(*result));
-                });
+  reads_.Execute(kListUsers, std::move(params), call,
+                 [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                   if (!result.ok()) return std::move(done)(std::move(result).status());
+                   std::move(done)(UsersFromResult(*result));
+                 });
 }
 
 void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::CallOptions& call,
@@ -138,7 +139,7 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::Call
       .Add(patch.timezone)
       .Add(patch.preferred_briefing_time)
       .Add(patch.role);
-  pool_.Execute(
+  primary_.Execute(
       kUpdateUser, std::move(params), call,
       [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
@@ -154,22 +155,22 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::Call
 void UserStore::Delete(int64_t id, const db::CallOptions& call, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kDeleteUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
+  primary_.Execute(kDeleteUser, std::move(params), call, OneUser(NotFound(id), std::move(done)));
 }
 
 void UserStore::Undelete(int64_t id, const db::CallOptions& call, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  pool_.Execute(kUndeleteUser, std::move(params), call,
-                [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                  if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
-                  if (result->rows() == 0) return std::move(done)(NotFound(id));
-                  if (result->Text(0, result->Column("outcome")) == "live") {
-                    return std::move(done)(absl::FailedPreconditionError(
-                        absl::StrCat("user ", id, " is not deleted")));
-                  }
-                  std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
-                });
+  primary_.Execute(kUndeleteUser, std::move(params), call,
+                   [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+                     if (result->rows() == 0) return std::move(done)(NotFound(id));
+                     if (result->Text(0, result->Column("outcome")) == "live") {
+                       return std::move(done)(absl::FailedPreconditionError(
+                           absl::StrCat("user ", id, " is not deleted")));
+                     }
+                     std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
+                   });
 }
 
 }  // namespace firstsip::storage

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "db/call_options.h"
-#include "db/pool.h"
+#include "db/executor.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/user_rules.h"
 #include "storage/done.h"
@@ -38,7 +38,10 @@ struct UserListQuery {
 
 class UserStore {
  public:
-  explicit UserStore(db::Pool& pool) : pool_(pool) {}
+  // `reads` serves the reads a slightly stale answer may serve (db/read_pool.h: standbys within
+  // --read-max-lag, else the primary); everything else runs on `primary`.
+  UserStore(db::Executor& primary, db::Executor& reads) : primary_(primary), reads_(reads) {}
+  explicit UserStore(db::Executor& primary) : UserStore(primary, primary) {}
 
   // ALREADY_EXISTS when a live user has the email (case-insensitively).
   void Create(const logic::NewUser& user, const db::CallOptions& call, Done<v1::User> done);
@@ -60,7 +63,8 @@ class UserStore {
   void Undelete(int64_t id, const db::CallOptions& call, Done<v1::User> done);
 
  private:
-  db::Pool& pool_;
+  db::Executor& primary_;
+  db::Executor& reads_;
 };
 
 }  // namespace firstsip::storage

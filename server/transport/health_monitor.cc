@@ -65,7 +65,7 @@ void HealthMonitor::Run() {
   while (!stop_) {
     lock.unlock();
     // Sampled before this probe's own statement joins the pool.
-    if (metrics_ != nullptr) metrics_->RecordPool(pool_.stats());
+    if (metrics_ != nullptr) metrics_->RecordPool("primary", pool_.stats());
     pool_.Execute(kSchemaVersion, db::Params(),
                   db::CallOptions::WithDeadline(absl::Now() + interval_),
                   [this, alive, head = head_version_](absl::StatusOr<db::Result> result) {

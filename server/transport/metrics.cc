@@ -1,5 +1,6 @@
 #include "transport/metrics.h"
 
+#include <limits>
 #include <string>
 
 namespace firstsip::transport {
@@ -25,23 +26,37 @@ Metrics::Metrics()
                    .Register(*registry_)),
       connections_(prometheus::BuildGauge()
                        .Name("firstsip_db_connections")
-                       .Help("database connections by state (in_use: statements in flight)")
+                       .Help("database connections by pool and state (in_use: statements in "
+                             "flight)")
                        .Register(*registry_)),
       waiting_(prometheus::BuildGauge()
                    .Name("firstsip_db_waiting_requests")
-                   .Help("statements waiting for room on a connection")
-                   .Register(*registry_)
-                   .Add({})),
+                   .Help("statements waiting for room on a connection, by pool")
+                   .Register(*registry_)),
       in_flight_(prometheus::BuildGauge()
                      .Name("firstsip_db_in_flight_statements")
-                     .Help("statements sent to PostgreSQL and not yet answered")
-                     .Register(*registry_)
-                     .Add({})),
+                     .Help("statements sent to PostgreSQL and not yet answered, by pool")
+                     .Register(*registry_)),
       db_errors_(prometheus::BuildCounter()
                      .Name("firstsip_db_errors_total")
-                     .Help("statements that failed in PostgreSQL or lost their connection")
-                     .Register(*registry_)
-                     .Add({})),
+                     .Help("statements that failed in PostgreSQL or lost their connection, by "
+                           "pool")
+                     .Register(*registry_)),
+      replica_lag_(prometheus::BuildGauge()
+                       .Name("firstsip_db_replica_lag_seconds")
+                       .Help("how long the oldest change a read replica has not replayed has "
+                             "existed on the primary (NaN: cannot be measured now)")
+                       .Register(*registry_)),
+      replica_usable_(prometheus::BuildGauge()
+                          .Name("firstsip_db_replica_usable")
+                          .Help("1 while reads go to the read replica, 0 while it is skipped "
+                                "(lagging beyond --read-max-lag, unreachable, not a standby)")
+                          .Register(*registry_)),
+      reads_(prometheus::BuildCounter()
+                 .Name("firstsip_db_reads_total")
+                 .Help("reads that may use a replica, by where they went: replica, primary (no "
+                       "replica usable), primary_retry (a replica failed them)")
+                 .Register(*registry_)),
       schema_version_(prometheus::BuildGauge()
                           .Name("firstsip_schema_version")
                           .Help("migration version the database reports (0: unknown)")
@@ -96,16 +111,36 @@ void Metrics::RecordCall(absl::string_view service, absl::string_view method,
       .Observe(seconds);
 }
 
-void Metrics::RecordPool(const db::PoolStats& stats) {
-  connections_.Add({{"state", "in_use"}}).Set(stats.busy);
-  connections_.Add({{"state", "idle"}}).Set(stats.connected - stats.busy);
-  waiting_.Set(stats.waiting);
-  in_flight_.Set(stats.in_flight);
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (stats.errors > db_errors_seen_) {
-    db_errors_.Increment(static_cast<double>(stats.errors - db_errors_seen_));
-    db_errors_seen_ = stats.errors;
+void Metrics::AddNew(prometheus::Counter& counter, const std::string& key, int64_t total) {
+  int64_t& counted = counted_[key];
+  if (total > counted) {
+    counter.Increment(static_cast<double>(total - counted));
+    counted = total;
   }
+}
+
+void Metrics::RecordPool(const std::string& pool, const db::PoolStats& stats) {
+  connections_.Add({{"pool", pool}, {"state", "in_use"}}).Set(stats.busy);
+  connections_.Add({{"pool", pool}, {"state", "idle"}}).Set(stats.connected - stats.busy);
+  waiting_.Add({{"pool", pool}}).Set(stats.waiting);
+  in_flight_.Add({{"pool", pool}}).Set(stats.in_flight);
+  std::lock_guard<std::mutex> lock(mutex_);
+  AddNew(db_errors_.Add({{"pool", pool}}), "errors " + pool, stats.errors);
+}
+
+void Metrics::RecordReadPool(const db::ReadPoolStats& stats) {
+  for (const db::StandbyStats& standby : stats.standbys) {
+    RecordPool("replica:" + standby.server, standby.pool);
+    replica_lag_.Add({{"replica", standby.server}})
+        .Set(standby.lag ? absl::ToDoubleSeconds(*standby.lag)
+                         : std::numeric_limits<double>::quiet_NaN());
+    replica_usable_.Add({{"replica", standby.server}}).Set(standby.usable ? 1 : 0);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  AddNew(reads_.Add({{"target", "replica"}}), "reads replica", stats.on_standby);
+  AddNew(reads_.Add({{"target", "primary"}}), "reads primary", stats.on_primary);
+  AddNew(reads_.Add({{"target", "primary_retry"}}), "reads primary_retry",
+         stats.retried_on_primary);
 }
 
 void Metrics::SetSchemaVersion(int64_t version) {

@@ -1,15 +1,19 @@
 // Prometheus metrics of the service (prometheus-cpp): calls by service, method and code, their
-// latency, the database pool, database errors, the schema version, and push (watch streams,
-// events, notify lag, waiting claims). Scraped over HTTP from
+// latency, the database pools (the primary's, and each read replica's with its lag), database
+// errors, the schema version, and push (watch streams, events, notify lag, waiting claims). Scraped
+// over HTTP from
 // --metrics-listen.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "db/pool.h"
+#include "db/read_pool.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -27,8 +31,11 @@ class Metrics {
   // One finished call. Thread-safe.
   void RecordCall(absl::string_view service, absl::string_view method, absl::string_view code,
                   double seconds);
-  // The pool's state now (gauges) and its cumulative error count (a counter).
-  void RecordPool(const db::PoolStats& stats);
+  // A pool's state now (gauges) and its cumulative error count (a counter), labelled `pool`:
+  // "primary", or "replica:HOST:PORT".
+  void RecordPool(const std::string& pool, const db::PoolStats& stats);
+  // The read replicas: each one's pool, lag and whether reads go to it, and where reads went.
+  void RecordReadPool(const db::ReadPoolStats& stats);
   void SetSchemaVersion(int64_t version);
 
   // Push (WatchBriefings and waiting claims). Thread-safe.
@@ -44,9 +51,12 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& calls_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Gauge>& connections_;
-  prometheus::Gauge& waiting_;
-  prometheus::Gauge& in_flight_;
-  prometheus::Counter& db_errors_;
+  prometheus::Family<prometheus::Gauge>& waiting_;
+  prometheus::Family<prometheus::Gauge>& in_flight_;
+  prometheus::Family<prometheus::Counter>& db_errors_;
+  prometheus::Family<prometheus::Gauge>& replica_lag_;
+  prometheus::Family<prometheus::Gauge>& replica_usable_;
+  prometheus::Family<prometheus::Counter>& reads_;
   prometheus::Gauge& schema_version_;
   prometheus::Gauge& watch_streams_;
   prometheus::Counter& watch_events_;
@@ -54,7 +64,10 @@ class Metrics {
   prometheus::Histogram& notify_lag_;
   prometheus::Gauge& claim_waiters_;
   std::mutex mutex_;
-  int64_t db_errors_seen_ = 0;  // guarded by mutex_
+  // Cumulative counts already added to the counters, by pool or read target; guarded by mutex_.
+  std::map<std::string, int64_t> counted_;
+  // Adds what `total` has over the count already added under `key`. Requires mutex_.
+  void AddNew(prometheus::Counter& counter, const std::string& key, int64_t total);
 };
 
 }  // namespace firstsip::transport

@@ -1,11 +1,16 @@
 // Beyond one database server: a primary and a streaming standby on this machine
-// (tests/support/replica-cluster.sh), the primary crashed and the standby promoted under load.
+// (tests/support/replica-cluster.sh). The primary crashed and the standby promoted under load;
+// reads served by the standby (--read-database-url) within --read-max-lag, and by the primary
+// when the standby lags or stops.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -17,55 +22,14 @@
 #include "db/blocking_connection.h"
 #include "firstsip/client/client.h"
 #include "gtest/gtest.h"
+#include "support/metrics_scrape.h"
+#include "support/replica_cluster.h"
 #include "support/server_process.h"
 
 namespace firstsip {
 namespace {
 
-std::string Script() {
-  return std::string(FIRSTSIP_SOURCE_DIR) + "/tests/support/replica-cluster.sh";
-}
-
-// A primary and a standby of their own, on ports derived from the test's pid.
-class ReplicaCluster {
- public:
-  explicit ReplicaCluster(bool synchronous)
-      : dir_("/tmp/firstsip-replicas-" + std::to_string(getpid())),
-        primary_port_(20000 + (getpid() % 5000) * 2),
-        standby_port_(primary_port_ + 1) {
-    std::system(("rm -rf " + dir_).c_str());
-    started_ = Run(absl::StrCat("start ", dir_, " ", primary_port_, " ", standby_port_,
-                                synchronous ? " sync" : ""));
-  }
-  ~ReplicaCluster() {
-    Run("stop " + dir_);
-    std::system(("rm -rf " + dir_).c_str());
-  }
-
-  bool started() const { return started_; }
-  bool Run(const std::string& args) { return std::system((Script() + " " + args).c_str()) == 0; }
-  bool KillPrimary() { return Run("kill-primary " + dir_); }
-  bool Promote() { return Run("promote " + dir_); }
-  bool StopStandby() { return Run("stop-standby " + dir_); }
-
-  std::string PrimaryDsn() const { return Dsn(primary_port_); }
-  std::string StandbyDsn() const { return Dsn(standby_port_); }
-  // Both hosts; libpq keeps to the one that accepts writes.
-  std::string FailoverDsn() const {
-    return absl::StrCat("host=127.0.0.1,127.0.0.1 port=", primary_port_, ",", standby_port_,
-                        " user=postgres dbname=postgres target_session_attrs=read-write");
-  }
-
- private:
-  static std::string Dsn(int port) {
-    return absl::StrCat("host=127.0.0.1 port=", port, " user=postgres dbname=postgres");
-  }
-
-  std::string dir_;
-  int primary_port_;
-  int standby_port_;
-  bool started_ = false;
-};
+using testing::ReplicaCluster;
 
 TEST(FailoverTest, PromotedStandbyTakesOverWithNoAcknowledgedWriteLostAndNoCallPastItsDeadline) {
   ReplicaCluster cluster(/*synchronous=*/true);
@@ -162,6 +126,261 @@ TEST(FailoverTest, PromotedStandbyTakesOverWithNoAcknowledgedWriteLostAndNoCallP
   int code = (*server)->Stop(SIGTERM);
   EXPECT_EQ(code, 0) << (*server)->output();
   if (HasFailure()) std::fprintf(stderr, "server output:\n%s\n", (*server)->output().c_str());
+}
+
+// Runs one statement on `dsn` and returns its first value as a number (-1 on failure).
+int64_t QueryNumber(const std::string& dsn, const std::string& sql) {
+  auto connection = db::BlockingConnection::Open(dsn);
+  if (!connection.ok()) return -1;
+  auto result = (*connection)->Exec(sql);
+  if (!result.ok() || result->rows() != 1) return -1;
+  return result->Int64(0, 0).value_or(-1);
+}
+
+// Table scans (sequential and index) a server has counted on the service's tables: the reads
+// it ran. Each server keeps its own statistics, a standby included.
+int64_t ScansOf(const std::string& dsn, const std::string& table) {
+  return QueryNumber(dsn,
+                     "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) "
+                     "FROM pg_stat_user_tables WHERE relname = '" +
+                         table + "'");
+}
+
+// A primary and a standby, and a server with DATABASE_URL on the primary and
+// --read-database-url on the standby.
+class ReadReplicaTest : public ::testing::Test {
+ protected:
+  void StartServer(absl::Duration max_lag) {
+    ASSERT_TRUE(cluster_.started());
+    auto server = testing::ServerProcess::Start(
+        cluster_.PrimaryDsn(), {"--read-database-url=" + cluster_.StandbyDsn(),
+                                "--read-max-lag=" + absl::FormatDuration(max_lag),
+                                "--health-interval=100ms", "--metrics-listen=127.0.0.1:0"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    metrics_port_ = testing::MetricsPort(server_->output());
+    ASSERT_GT(metrics_port_, 0) << server_->output();
+    client::ClientOptions options;
+    options.target = server_->target();
+    options.max_attempts = 1;  // every failure counts as the caller sees it
+    auto client = client::Client::Create(options);
+    ASSERT_TRUE(client.ok());
+    client_ = *std::move(client);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(SIGTERM), 0);
+      if (HasFailure()) std::fprintf(stderr, "server output:\n%s\n", server_->output().c_str());
+    }
+  }
+
+  std::string Replica() const {
+    return absl::StrCat("replica=\"127.0.0.1:", cluster_.standby_port(), "\"");
+  }
+  double Metric(const std::vector<std::string>& parts) const {
+    return testing::MetricValue(testing::HttpGet(metrics_port_, "/metrics"), parts);
+  }
+  double Usable() const { return Metric({"firstsip_db_replica_usable{", Replica()}); }
+  double Lag() const { return Metric({"firstsip_db_replica_lag_seconds{", Replica()}); }
+  double Reads(const std::string& target) const {
+    return Metric({"firstsip_db_reads_total{", "target=\"" + target + "\""});
+  }
+  // Waits until the metrics say the standby is (or is not) in use.
+  bool WaitUsable(bool usable, absl::Duration timeout = absl::Seconds(15)) const {
+    for (absl::Time until = absl::Now() + timeout; absl::Now() < until;) {
+      if (Usable() == (usable ? 1 : 0)) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+  // Waits until `number` (e.g. scans on the standby, whose statistics lag a little) is at least
+  // `at_least`; returns its last value.
+  static int64_t WaitAtLeast(const std::function<int64_t()>& number, int64_t at_least) {
+    int64_t value = number();
+    for (absl::Time until = absl::Now() + absl::Seconds(20);
+         value < at_least && absl::Now() < until;) {
+      absl::SleepFor(absl::Milliseconds(200));
+      value = number();
+    }
+    return value;
+  }
+  ReplicaCluster cluster_{/*synchronous=*/false};
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<client::Client> client_;
+  int metrics_port_ = 0;
+};
+
+TEST_F(ReadReplicaTest, ReadsRunOnTheStandbyAndWritesOnThePrimary) {
+  StartServer(absl::Milliseconds(500));
+  ASSERT_TRUE(WaitUsable(true)) << "the standby is measured and put to use";
+  v1::User user;
+  user.set_email("reader@example.com");
+  auto created = client_->CreateUser(user);
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::SignInRequest sign_in;
+  sign_in.set_provider("google");
+  sign_in.set_provider_user_id("sub-reader");
+  sign_in.set_email("reader@example.com");
+  sign_in.mutable_tokens()->set_access_token("access");
+  auto signed_in = client_->SignIn(sign_in);
+  ASSERT_TRUE(signed_in.ok()) << signed_in.status();
+  auto briefing = client_->CreateBriefing(created->id());
+  ASSERT_TRUE(briefing.ok()) << briefing.status();
+  // The standby replays them within moments (asynchronous replication).
+  for (int i = 0; i < 100 && !client_->GetBriefing(briefing->id()).ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+
+  std::string standby = cluster_.StandbyDsn();
+  std::string primary = cluster_.PrimaryDsn();
+  int64_t standby_users = ScansOf(standby, "users");
+  int64_t standby_identities = ScansOf(standby, "auth_identities");
+  int64_t standby_briefings = ScansOf(standby, "briefings");
+  int64_t primary_users = ScansOf(primary, "users");
+  int64_t primary_identities = ScansOf(primary, "auth_identities");
+  int64_t primary_briefings = ScansOf(primary, "briefings");
+  double replica_reads = Reads("replica");
+  constexpr int kRounds = 30;
+  v1::ListUsersRequest list_users;
+  v1::ListBriefingsRequest list_briefings;
+  list_briefings.set_user_id(created->id());
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_TRUE(client_->GetUser(created->id()).ok());
+    ASSERT_TRUE(client_->GetUserByEmail("reader@example.com").ok());
+    ASSERT_TRUE(client_->ListUsers(list_users).ok());
+    ASSERT_TRUE(client_->GetIdentity(signed_in->identity().id()).ok());
+    ASSERT_TRUE(client_->ListIdentities(created->id()).ok());
+    ASSERT_TRUE(client_->GetBriefing(briefing->id()).ok());
+    auto listed = client_->ListBriefings(list_briefings);
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->briefings_size(), 1);
+  }
+  // The standby's own statistics count the reads (it flushes them within a second or so).
+  EXPECT_GE(WaitAtLeast([&] { return ScansOf(standby, "users"); }, standby_users + 4 * kRounds),
+            standby_users + 4 * kRounds);
+  EXPECT_GE(WaitAtLeast([&] { return ScansOf(standby, "auth_identities"); },
+                        standby_identities + 2 * kRounds),
+            standby_identities + 2 * kRounds);
+  EXPECT_GE(
+      WaitAtLeast([&] { return ScansOf(standby, "briefings"); }, standby_briefings + 2 * kRounds),
+      standby_briefings + 2 * kRounds);
+  // None of them ran on the primary.
+  EXPECT_LT(ScansOf(primary, "users") - primary_users, kRounds);
+  EXPECT_LT(ScansOf(primary, "auth_identities") - primary_identities, kRounds);
+  EXPECT_LT(ScansOf(primary, "briefings") - primary_briefings, kRounds);
+  EXPECT_GE(Reads("replica") - replica_reads, 7 * kRounds);
+
+  // An idle primary: replay timestamps stand still, positions do not move, and the standby
+  // stays in use at lag zero (for several times --read-max-lag).
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(Usable(), 1);
+  EXPECT_EQ(Lag(), 0);
+  double before = Reads("replica");
+  ASSERT_TRUE(client_->GetUser(created->id()).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // the metrics are published with each probe
+  EXPECT_EQ(Reads("replica"), before + 1);
+}
+
+TEST_F(ReadReplicaTest, AStandbyBehindMaxLagIsSkippedUntilItCatchesUp) {
+  StartServer(absl::Seconds(2));
+  ASSERT_TRUE(WaitUsable(true));
+  ASSERT_TRUE(cluster_.SetStandbyReplay(false));
+  // Writes and the calls that must see them go to the primary at once...
+  v1::User user;
+  user.set_email("fresh@example.com");
+  auto created = client_->CreateUser(user);
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::SignInRequest sign_in;
+  sign_in.set_provider("google");
+  sign_in.set_provider_user_id("sub-fresh");
+  sign_in.set_email("fresh@example.com");
+  sign_in.mutable_tokens()->set_access_token("fresh-access");
+  auto signed_in = client_->SignIn(sign_in);
+  ASSERT_TRUE(signed_in.ok()) << signed_in.status();
+  auto tokens = client_->GetTokens(signed_in->identity().id());
+  ASSERT_TRUE(tokens.ok()) << "GetTokens reads the primary: " << tokens.status();
+  EXPECT_EQ(tokens->access_token(), "fresh-access");
+  auto briefing = client_->CreateBriefing(created->id());
+  ASSERT_TRUE(briefing.ok());
+  auto claimed = client_->ClaimNextBriefing();
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << "ClaimNextBriefing runs on the primary";
+  EXPECT_EQ((*claimed)->id(), briefing->id());
+  // ...while reads within --read-max-lag may still come from the paused standby, which has
+  // none of it: stale, as the contract allows.
+  EXPECT_EQ(client_->GetUser(created->id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->GetIdentity(signed_in->identity().id()).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Past --read-max-lag the standby is skipped and the primary answers.
+  ASSERT_TRUE(WaitUsable(false)) << "a standby 2 s behind is skipped";
+  EXPECT_GT(Lag(), 1.0);
+  double on_primary = Reads("primary");
+  auto fresh = client_->GetUser(created->id());
+  EXPECT_TRUE(fresh.ok()) << fresh.status();
+  auto identity = client_->GetIdentity(signed_in->identity().id());
+  EXPECT_TRUE(identity.ok()) << identity.status();
+  absl::SleepFor(absl::Milliseconds(1000));
+  EXPECT_GE(Reads("primary"), on_primary + 2);
+
+  // Caught up again, it is used again.
+  ASSERT_TRUE(cluster_.SetStandbyReplay(true));
+  ASSERT_TRUE(WaitUsable(true));
+  EXPECT_LT(Lag(), 2.0);
+  double on_replica = Reads("replica");
+  EXPECT_TRUE(client_->GetUser(created->id()).ok());
+  absl::SleepFor(absl::Milliseconds(1000));
+  EXPECT_EQ(Reads("replica"), on_replica + 1);
+}
+
+TEST_F(ReadReplicaTest, WhenTheStandbyStopsReadsAnswerFromThePrimaryWithoutAFailure) {
+  StartServer(absl::Seconds(1));
+  ASSERT_TRUE(WaitUsable(true));
+  v1::User user;
+  user.set_email("steady@example.com");
+  auto created = client_->CreateUser(user);
+  ASSERT_TRUE(created.ok());
+  for (int i = 0; i < 100 && !client_->GetUser(created->id()).ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&] {
+      v1::ListUsersRequest list;
+      while (!stop.load()) {
+        auto got = client_->GetUser(created->id());
+        auto listed = client_->ListUsers(list);
+        if (got.ok() && listed.ok()) {
+          ++answered;
+        } else {
+          ++failed;
+          std::fprintf(stderr, "read failed: %s / %s\n", got.status().ToString().c_str(),
+                       listed.status().ToString().c_str());
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  double replica_reads = Reads("replica");
+  int answered_before = answered.load();
+  ASSERT_TRUE(cluster_.StopStandby());
+  absl::SleepFor(absl::Milliseconds(1500));
+  stop.store(true);
+  for (auto& reader : readers) reader.join();
+  std::fprintf(stderr, "standby stopped: %d reads answered (%d before the stop), %d failed\n",
+               answered.load(), answered_before, failed.load());
+  EXPECT_GT(replica_reads, 0) << "reads went to the standby before it stopped";
+  EXPECT_GT(answered.load(), answered_before) << "reads go on";
+  EXPECT_EQ(failed.load(), 0) << "no caller sees the standby go";
+  EXPECT_TRUE(WaitUsable(false));
+  EXPECT_TRUE(std::isnan(Lag())) << "no lag can be measured on a stopped standby";
+  double on_primary = Reads("primary");
+  EXPECT_TRUE(client_->GetUser(created->id()).ok());
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_GE(Reads("primary"), on_primary + 1);
+  EXPECT_TRUE(server_->WaitForOutput("skipped: unreachable", absl::Seconds(5)));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// A thread of its own that runs a task every `interval` until stopped: the change feed's
-// housekeeping (pruning, sweeping), whose waits on the database must never be a gRPC or pool
-// thread's.
+// A thread of its own that runs a task every `interval` until stopped: housekeeping (the change
+// feed's pruning and sweeping, the read replicas' lag probes) whose waits must never be a gRPC
+// or pool thread's.
 #pragma once
 
 #include <condition_variable>
@@ -10,7 +10,7 @@
 
 #include "absl/time/time.h"
 
-namespace firstsip::push {
+namespace firstsip {
 
 class PeriodicThread {
  public:
@@ -33,4 +33,4 @@ class PeriodicThread {
   std::thread thread_;
 };
 
-}  // namespace firstsip::push
+}  // namespace firstsip

@@ -1,11 +1,11 @@
-#include "push/periodic_thread.h"
+#include "common/periodic_thread.h"
 
 #include <pthread.h>
 
 #include <string>
 #include <utility>
 
-namespace firstsip::push {
+namespace firstsip {
 
 PeriodicThread::PeriodicThread(const char* name, absl::Duration interval,
                                std::function<void()> task)
@@ -37,4 +37,4 @@ bool PeriodicThread::stopping() {
   return stopping_;
 }
 
-}  // namespace firstsip::push
+}  // namespace firstsip

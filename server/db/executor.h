@@ -1,0 +1,27 @@
+// What storage runs its statements on: the primary's pool (db/pool.h), or the read replicas
+// with the primary behind them (db/read_pool.h). Storage says which it needs; where a
+// statement then runs is this layer's business.
+#pragma once
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "db/call_options.h"
+#include "db/params.h"
+#include "db/query.h"
+#include "db/result.h"
+
+namespace firstsip::db {
+
+using ResultCallback = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // Runs `query` with `params` and calls `done` exactly once, on a database thread, which
+  // `done` must not block. The statuses are Pool::Execute's.
+  virtual void Execute(const Query& query, Params params, const CallOptions& call,
+                       ResultCallback done) = 0;
+};
+
+}  // namespace firstsip::db
