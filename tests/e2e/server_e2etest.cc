@@ -359,6 +359,20 @@ TEST_F(CommandTest, EnvironmentVariablesConfigureLikeFlags) {
   EXPECT_EQ(version.output, "0\n");
 }
 
+TEST_F(CommandTest, UnnamedStatementsWithoutADirectDatabaseUrlStopStartUpBeforeMigrating) {
+  // --prepared-statements=false means a transaction pooler in between, where the migration
+  // lock and LISTEN would fail later and less clearly: refused as a configuration error.
+  // Everything else is valid, so without the rule this server would start and serve.
+  testing::CommandResult result = testing::RunServerCommand(
+      {"--database-url=" + database_->dsn(), "--listen=127.0.0.1:0",
+       "--metrics-listen=", "--prepared-statements=false"},
+      {{"ENCRYPTION_KEY", testing::kTestEncryptionKey}}, absl::Seconds(20));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "--prepared-statements")) << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "--direct-database-url")) << result.output;
+  EXPECT_EQ(Run({"migrate", "version"}).output, "0\n") << "refused before migrating";
+}
+
 TEST_F(CommandTest, AnUnreachableDatabaseStopsStartUpWithAClearLine) {
   testing::CommandResult result = testing::RunServerCommand(
       {"--database-url=postgresql://app:hunter2@127.0.0.1:1/firstsip", "--listen=127.0.0.1:0"},

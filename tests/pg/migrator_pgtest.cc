@@ -14,6 +14,7 @@
 #include "db/sql_error.h"
 #include "gtest/gtest.h"
 #include "migrate/migrator.h"
+#include "support/pgbouncer.h"
 #include "support/test_database.h"
 
 namespace firstsip::migrate {
@@ -228,6 +229,51 @@ TEST_F(MigratorTest, HoldsBothGolangMigrateLockKeysAndWaitsForEitherUpToTheTimeo
     ASSERT_TRUE(holder->Exec("SELECT pg_advisory_unlock($1::bigint)", params).ok());
   }
   EXPECT_TRUE(migrator.Up().ok());
+}
+
+// Behind PgBouncer in transaction mode, a session-level advisory lock stays on the server
+// connection that took it while the migrator's next statement may run on another: migrating
+// then would be unserialised, and the lock would stay with whichever client gets that server
+// connection next. The migrator must notice and stop before it changes anything.
+TEST_F(MigratorTest, ALockTakenThroughATransactionPoolerIsRefusedBeforeAnythingIsApplied) {
+  // Two server connections, handed out oldest first, so one client's consecutive transactions
+  // alternate between them: what a busy pooler may do at any time, made certain here.
+  auto bouncer = testing::PgBouncer::Start(database_->dsn(), /*server_connections=*/2,
+                                           /*server_round_robin=*/true);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  std::string through = (*bouncer)->Through(database_->dsn());
+  {
+    // pgbouncer opens server connections on demand: the first client's open transaction keeps
+    // one, so the second client's statement needs another. No timing involved.
+    auto first = db::BlockingConnection::Open(through);
+    ASSERT_TRUE(first.ok()) << first.status();
+    auto second = db::BlockingConnection::Open(through);
+    ASSERT_TRUE(second.ok()) << second.status();
+    ASSERT_TRUE((*first)->ExecScript("BEGIN; SELECT 1").ok());
+    ASSERT_TRUE((*second)->ExecScript("SELECT 1").ok());
+    ASSERT_TRUE((*first)->ExecScript("COMMIT").ok());
+  }
+  auto pooled = db::BlockingConnection::Open(through);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  auto one = (*pooled)->Exec("SELECT pg_backend_pid()");
+  auto next = (*pooled)->Exec("SELECT pg_backend_pid()");
+  ASSERT_TRUE(one.ok() && next.ok());
+  ASSERT_NE(*one->Int64(0, 0), *next->Int64(0, 0))
+      << "the setup must move consecutive statements between server connections\n"
+      << (*bouncer)->log();
+
+  Migrator migrator(**pooled, embedded_, absl::Seconds(5));
+  absl::Status refused = migrator.Up();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_TRUE(
+      absl::StrContains(refused.message(), "the migration lock did not stay with this session"))
+      << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "--direct-database-url"))
+      << "the message names the way out: " << refused;
+  // Seen past the pooler: no bookkeeping table, no migration.
+  EXPECT_FALSE(TableExists("schema_migrations"));
+  EXPECT_FALSE(TableExists("schema_migrations_history"));
+  EXPECT_FALSE(TableExists("users"));
 }
 
 TEST_F(MigratorTest, ReplicasMigratingAtOnceApplyEachFileExactlyOnce) {

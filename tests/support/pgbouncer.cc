@@ -56,7 +56,8 @@ bool TestsGoThroughPgBouncer() {
 }
 
 absl::StatusOr<std::unique_ptr<PgBouncer>> PgBouncer::Start(const std::string& dsn,
-                                                            int server_connections) {
+                                                            int server_connections,
+                                                            bool server_round_robin) {
   static std::atomic<int> counter{0};
   std::string host = DsnValue(dsn, "host");
   std::string upstream_port = DsnValue(dsn, "port");
@@ -78,6 +79,7 @@ absl::StatusOr<std::unique_ptr<PgBouncer>> PgBouncer::Start(const std::string& d
           << "unix_socket_dir =\nauth_type = trust\nauth_file = " << bouncer->dir_
           << "/users.txt\npool_mode = transaction\nmax_client_conn = 1000\n"
           << "default_pool_size = " << server_connections
+          << "\nserver_round_robin = " << (server_round_robin ? 1 : 0)
           << "\nserver_login_retry = 1\nlog_connections = 0\n"
           << "log_disconnections = 0\n";
     }

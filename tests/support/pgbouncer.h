@@ -18,8 +18,13 @@ class PgBouncer {
   // names, and waits until it accepts connections.
   // `server_connections`: its default_pool_size, the server connections it shares among its
   // clients per database.
+  // `server_round_robin`: hand out idle server connections oldest first (server_round_robin =
+  // 1, a queue) instead of pgbouncer's default, the most recently released first (a stack).
+  // With two or more idle server connections, one client's consecutive transactions then land
+  // on different ones: what a busy pooler does, made certain for a test.
   static absl::StatusOr<std::unique_ptr<PgBouncer>> Start(const std::string& dsn,
-                                                          int server_connections = 20);
+                                                          int server_connections = 20,
+                                                          bool server_round_robin = false);
   // Stops it (SIGTERM, then SIGKILL) and removes its files.
   ~PgBouncer();
 
