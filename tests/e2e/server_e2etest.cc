@@ -373,6 +373,23 @@ TEST_F(CommandTest, UnnamedStatementsWithoutADirectDatabaseUrlStopStartUpBeforeM
   EXPECT_EQ(Run({"migrate", "version"}).output, "0\n") << "refused before migrating";
 }
 
+TEST_F(CommandTest, TheReadReplicaSettingsComeFromTheEnvironmentAndAreChecked) {
+  testing::CommandResult lag = testing::RunServerCommand(
+      {"--database-url=" + database_->dsn(), "--listen=127.0.0.1:0", "--metrics-listen="},
+      {{"ENCRYPTION_KEY", testing::kTestEncryptionKey}, {"FIRSTSIP_READ_MAX_LAG", "5ms"}},
+      absl::Seconds(20));
+  EXPECT_EQ(lag.exit_code, 2) << lag.output;
+  EXPECT_TRUE(absl::StrContains(lag.output, "--read-max-lag")) << lag.output;
+  testing::CommandResult url = testing::RunServerCommand(
+      {"--database-url=" + database_->dsn(), "--listen=127.0.0.1:0", "--metrics-listen="},
+      {{"ENCRYPTION_KEY", testing::kTestEncryptionKey},
+       {"FIRSTSIP_READ_DATABASE_URL", "host=a,b port=1,2,3 password=hunter2"}},
+      absl::Seconds(20));
+  EXPECT_EQ(url.exit_code, 2) << url.output;
+  EXPECT_TRUE(absl::StrContains(url.output, "--read-database-url")) << url.output;
+  EXPECT_FALSE(absl::StrContains(url.output, "hunter2")) << url.output;
+}
+
 TEST_F(CommandTest, AnUnreachableDatabaseStopsStartUpWithAClearLine) {
   testing::CommandResult result = testing::RunServerCommand(
       {"--database-url=postgresql://app:hunter2@127.0.0.1:1/firstsip", "--listen=127.0.0.1:0"},

@@ -1,10 +1,15 @@
-// The start-up rules for running behind a transaction pooler: --prepared-statements=false is
-// for PgBouncer in transaction mode, where migrations' session-level advisory lock and the
-// change feed's LISTEN do not work, so it needs --direct-database-url to reach PostgreSQL
-// itself. Refused at start-up rather than found out at the first migration or lost wake-up.
+// Start-up rules of the options that reach beyond one database server.
+//
+// Behind a transaction pooler: --prepared-statements=false is for PgBouncer in transaction mode,
+// where migrations' session-level advisory lock and the change feed's LISTEN do not work, so it
+// needs --direct-database-url to reach PostgreSQL itself. Refused at start-up rather than found
+// out at the first migration or lost wake-up.
+//
+// Read replicas: a read URL libpq can parse, whose hosts and ports pair up, and a sane lag.
+#include "app/options.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "app/options.h"
 #include "gtest/gtest.h"
 
 namespace firstsip::app {
@@ -55,6 +60,42 @@ TEST(DirectDatabaseUrl, FallsBackToTheDatabaseUrl) {
   EXPECT_EQ(DirectDatabaseUrl(options), options.database_url);
   options.direct_database_url = "postgresql://app@primary:5432/firstsip";
   EXPECT_EQ(DirectDatabaseUrl(options), options.direct_database_url);
+}
+
+TEST(ValidateOptions, AReadDatabaseUrlOfOneOrSeveralStandbysIsAccepted) {
+  Options options;
+  options.read_database_url = "postgresql://app@db2:5432,db3:5432/firstsip";
+  EXPECT_TRUE(ValidateOptions(options).ok());
+  options.read_database_url = "host=db2 port=5432 dbname=firstsip";
+  EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
+TEST(ValidateOptions, AReadDatabaseUrlWhoseHostsAndPortsDoNotPairUpIsRefusedWithoutEchoingIt) {
+  Options options;
+  options.read_database_url = "host=a,b,c port=1,2 password=hunter2";
+  absl::Status refused = ValidateOptions(options);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StartsWith(refused.message(), "--read-database-url: ")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "hunter2")) << refused;
+  options.read_database_url = "host='unterminated password=hunter2";
+  refused = ValidateOptions(options);
+  EXPECT_TRUE(absl::StartsWith(refused.message(), "--read-database-url: ")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "hunter2")) << refused;
+}
+
+TEST(ValidateOptions, ReadMaxLagIsBetweenTenMillisecondsAndAnHour) {
+  Options options;
+  EXPECT_EQ(options.read_max_lag, absl::Seconds(1)) << "the contract's default";
+  for (absl::Duration bad : {absl::ZeroDuration(), absl::Milliseconds(9), -absl::Seconds(1),
+                             absl::Hours(1) + absl::Seconds(1)}) {
+    options.read_max_lag = bad;
+    absl::Status refused = ValidateOptions(options);
+    EXPECT_TRUE(absl::StartsWith(refused.message(), "--read-max-lag: ")) << bad << " " << refused;
+  }
+  for (absl::Duration good : {absl::Milliseconds(10), absl::Seconds(1), absl::Hours(1)}) {
+    options.read_max_lag = good;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << good;
+  }
 }
 
 }  // namespace
