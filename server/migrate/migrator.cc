@@ -223,10 +223,22 @@ absl::Status Migrator::WithLock(const std::function<absl::Status()>& body) {
     absl::StatusOr<db::Result> ours = connection_.Exec(kLockIsOurs, params);
     if (ours.ok() && ours->rows() == 1 && ours->Bool(0, 0).ok() && !*ours->Bool(0, 0)) {
       release();
-      return absl::FailedPreconditionError(
+      // The unlock went through the pooler too and may have missed the session holding the
+      // lock; name it, since it blocks every later migration until it goes.
+      std::string left;
+      if (absl::StatusOr<db::Result> who = connection_.Exec(kAdvisoryHolder, params);
+          who.ok() && who->rows() > 0) {
+        left = absl::StrCat(
+            ". The lock is still held by ", who->Text(0, 0),
+            ", a pooled server connection: it is freed when the pooler closes that connection "
+            "(PgBouncer: RECONNECT in its admin console, or server_idle_timeout) or by "
+            "pg_terminate_backend on that pid");
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
           "the migration lock did not stay with this session: a transaction pooler (PgBouncer "
           "in transaction mode?) is between the service and PostgreSQL; run migrations with "
-          "--direct-database-url (or DATABASE_URL) pointing at PostgreSQL itself");
+          "--direct-database-url (or DATABASE_URL) pointing at PostgreSQL itself",
+          left));
     }
   }
   absl::Status outcome = body();

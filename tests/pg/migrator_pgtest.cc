@@ -235,25 +235,37 @@ TEST_F(MigratorTest, HoldsBothGolangMigrateLockKeysAndWaitsForEitherUpToTheTimeo
 // connection that took it while the migrator's next statement may run on another: migrating
 // then would be unserialised, and the lock would stay with whichever client gets that server
 // connection next. The migrator must notice and stop before it changes anything.
-TEST_F(MigratorTest, ALockTakenThroughATransactionPoolerIsRefusedBeforeAnythingIsApplied) {
-  // Two server connections, handed out oldest first, so one client's consecutive transactions
-  // alternate between them: what a busy pooler may do at any time, made certain here.
-  auto bouncer = testing::PgBouncer::Start(database_->dsn(), /*server_connections=*/2,
-                                           /*server_round_robin=*/true);
-  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
-  std::string through = (*bouncer)->Through(database_->dsn());
-  {
-    // pgbouncer opens server connections on demand: the first client's open transaction keeps
-    // one, so the second client's statement needs another. No timing involved.
-    auto first = db::BlockingConnection::Open(through);
-    ASSERT_TRUE(first.ok()) << first.status();
-    auto second = db::BlockingConnection::Open(through);
-    ASSERT_TRUE(second.ok()) << second.status();
-    ASSERT_TRUE((*first)->ExecScript("BEGIN; SELECT 1").ok());
-    ASSERT_TRUE((*second)->ExecScript("SELECT 1").ok());
-    ASSERT_TRUE((*first)->ExecScript("COMMIT").ok());
+// A PgBouncer in transaction mode with `server_connections` server connections, all open and
+// handed out oldest first, so one client's consecutive transactions go round them: what a busy
+// pooler may do at any time, made certain here.
+absl::StatusOr<std::unique_ptr<testing::PgBouncer>> RoundRobinPooler(const std::string& dsn,
+                                                                     int server_connections) {
+  auto bouncer = testing::PgBouncer::Start(dsn, server_connections, /*server_round_robin=*/true);
+  if (!bouncer.ok()) return bouncer.status();
+  std::string through = (*bouncer)->Through(dsn);
+  // pgbouncer opens server connections on demand: clients holding a transaction open each keep
+  // one, so the last client's statement needs one more. No timing involved.
+  std::vector<std::unique_ptr<db::BlockingConnection>> clients;
+  for (int i = 0; i < server_connections; ++i) {
+    auto client = db::BlockingConnection::Open(through);
+    if (!client.ok()) return client.status();
+    bool last = i + 1 == server_connections;
+    if (absl::Status ran = (*client)->ExecScript(last ? "SELECT 1" : "BEGIN; SELECT 1");
+        !ran.ok()) {
+      return ran;
+    }
+    clients.push_back(*std::move(client));
   }
-  auto pooled = db::BlockingConnection::Open(through);
+  for (int i = 0; i + 1 < server_connections; ++i) {
+    if (absl::Status ran = clients[i]->ExecScript("COMMIT"); !ran.ok()) return ran;
+  }
+  return bouncer;
+}
+
+TEST_F(MigratorTest, ALockTakenThroughATransactionPoolerIsRefusedBeforeAnythingIsApplied) {
+  auto bouncer = RoundRobinPooler(database_->dsn(), 2);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  auto pooled = db::BlockingConnection::Open((*bouncer)->Through(database_->dsn()));
   ASSERT_TRUE(pooled.ok()) << pooled.status();
   auto one = (*pooled)->Exec("SELECT pg_backend_pid()");
   auto next = (*pooled)->Exec("SELECT pg_backend_pid()");
@@ -273,6 +285,29 @@ TEST_F(MigratorTest, ALockTakenThroughATransactionPoolerIsRefusedBeforeAnythingI
   // Seen past the pooler: no bookkeeping table, no migration.
   EXPECT_FALSE(TableExists("schema_migrations"));
   EXPECT_FALSE(TableExists("schema_migrations_history"));
+  EXPECT_FALSE(TableExists("users"));
+}
+
+TEST_F(MigratorTest, ARefusedLockLeftOnAPooledConnectionIsNamedWithHowToFreeIt) {
+  // Three server connections: the lock lands on one, the check on the next, the unlock on the
+  // third, which does not hold it. The lock stays, and would block every later migration.
+  auto bouncer = RoundRobinPooler(database_->dsn(), 3);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  auto pooled = db::BlockingConnection::Open((*bouncer)->Through(database_->dsn()));
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  Migrator migrator(**pooled, embedded_, absl::Seconds(5));
+  absl::Status refused = migrator.Up();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  auto holder = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(holder.ok());
+  auto pid =
+      (*holder)->Exec("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(pid->rows(), 1) << "the lock stayed behind: " << refused;
+  EXPECT_TRUE(
+      absl::StrContains(refused.message(), absl::StrCat("still held by pid ", *pid->Int64(0, 0))))
+      << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "pg_terminate_backend")) << refused;
   EXPECT_FALSE(TableExists("users"));
 }
 
