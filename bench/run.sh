@@ -52,6 +52,11 @@
 #                                   A and B need the same migrations (one database). The summary
 #                                   adds each round's RPS and B/A.
 #   BENCH_A_BINARY=PATH             A other than build-bench/server/firstsip-server
+#   BENCH_STANDBY=a|b|ab            after seeding, give the cluster a streaming hot standby
+#                                   (pg_basebackup -R, port BENCH_PG_PORT+1) and start the named
+#                                   service(s) with --read-database-url on it: e.g. the same
+#                                   binary as B with BENCH_STANDBY=b measures reads on a standby
+#                                   against reads on the primary, in one run
 #   BENCH_SERVER_ENV, BENCH_A_ENV, BENCH_B_ENV       "VAR=value ..." for A and B / A / B, e.g.
 #                                   BENCH_B_ENV="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 #   BENCH_SERVER_FLAGS, BENCH_A_FLAGS, BENCH_B_FLAGS extra server flags, same scheme
@@ -158,6 +163,9 @@ cleanup() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
+  if [ -f "$pg_dir/standby/postmaster.pid" ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/standby" -m fast -w stop >/dev/null 2>&1 || true
+  fi
   scripts/pg-cluster.sh stop "$pg_dir" || true
   rm -rf "$pg_dir"
 }
@@ -165,6 +173,9 @@ trap cleanup EXIT
 
 scripts/pg-cluster.sh start "$pg_dir" "$port" >/dev/null
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
 psql() { command psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 psql -c "CREATE DATABASE bench"
 dsn="postgresql://postgres@127.0.0.1:$port/bench?sslmode=disable"
@@ -187,6 +198,24 @@ INSERT INTO briefings (user_id, status, content)
   FROM generate_series(1, $((list_users * 20))) i;
 VACUUM (ANALYZE);
 SQL
+
+standby=${BENCH_STANDBY:-}
+standby_flag=""
+if [ -n "$standby" ]; then
+  [[ "$standby" =~ ^(a|b|ab)$ ]] || { echo "run.sh: BENCH_STANDBY must be a, b or ab" >&2; exit 2; }
+  standby_port=$((port + 1))
+  standby_fail() { echo "run.sh: standby: $1" >&2; tail -n 5 "$2" >&2; exit 1; }
+  # PostgreSQL 15's defaults (wal_level replica, 10 WAL senders, trust for replication from
+  # 127.0.0.1 after initdb -A trust) let the scratch cluster stream to a standby as it is.
+  as_postgres "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$pg_dir/standby" \
+    -R -X stream --checkpoint=fast >"$out/basebackup.log" 2>&1 || standby_fail "pg_basebackup failed" "$out/basebackup.log"
+  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/standby" -l "$pg_dir/standby.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c unix_socket_directories= -p $standby_port \
+        -c hot_standby=on -c fsync=off -c max_connections=200 -c shared_buffers=128MB" \
+    start >/dev/null || standby_fail "did not start" "$pg_dir/standby.log"
+  standby_flag="--read-database-url=postgresql://postgres@127.0.0.1:$standby_port/bench?sslmode=disable"
+  echo "standby streaming on 127.0.0.1:$standby_port for service $standby" >&2
+fi
 
 # --- Servers ---------------------------------------------------------------------------------
 # start_server LABEL PORT LOG COMMAND...: starts it, waits until PORT accepts connections.
@@ -232,6 +261,7 @@ start_service() {  # a|b
   fi
   read -ra envs <<<"$env_list"
   read -ra flags <<<"$flag_list"
+  [[ -n "$standby_flag" && "$standby" == *"$which"* ]] && flags+=("$standby_flag")
   start_server "service $which" "$listen" "$out/server-$which.log" \
     env ${envs[@]+"${envs[@]}"} "$binary" --database-url="$dsn" --listen="127.0.0.1:$listen" \
     --metrics-listen="127.0.0.1:$metrics" --log-level=warning ${flags[@]+"${flags[@]}"}
@@ -351,14 +381,23 @@ point() {
     "${message_bytes:+  answer $message_bytes bytes}" >&2
 }
 
+# With BENCH_STANDBY: where a service's reads went (firstsip_db_reads_total), before it stops.
+report_reads() {  # a|b METRICS_PORT RPC
+  [[ -n "$standby_flag" && "$standby" == *"$1"* ]] || return 0
+  echo "service $1 $3: reads so far: $(curl -s "http://127.0.0.1:$2/metrics" |
+    awk '/^firstsip_db_reads_total/ {printf "%s ", $0}')" >&2
+}
+
 for rpc in $rpcs; do
   for round in $(seq 1 "$rounds"); do
     start_service a
     for c in $levels; do point service "$rpc" "$c" "$round" "$a_port" "$a_metrics"; done
+    report_reads a "$a_metrics" "$rpc"
     stop_server
     if [ -n "$ab_binary" ]; then
       start_service b
       for c in $levels; do point service-b "$rpc" "$c" "$round" "$b_port" "$b_metrics"; done
+      report_reads b "$b_metrics" "$rpc"
       stop_server
     fi
     if [ -n "$go_binary" ] && [ "$round" = 1 ]; then

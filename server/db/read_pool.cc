@@ -71,6 +71,7 @@ ReadPool::ReadPool(Executor& primary, ReadPoolOptions options,
 ReadPool::~ReadPool() { Stop(); }
 
 void ReadPool::Stop() {
+  stopped_.store(true);
   if (prober_ != nullptr) prober_->Stop();
   for (auto& standby : standbys_) {
     standby->usable_until_ns.store(std::numeric_limits<int64_t>::min());
@@ -81,7 +82,8 @@ void ReadPool::Stop() {
 ReadPool::Standby* ReadPool::Pick() {
   int64_t now = NowNanos();
   size_t count = standbys_.size();
-  size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+  // One shared counter is contended by every gRPC thread: only when there is a choice.
+  size_t start = count == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < count; ++i) {
     Standby* standby = standbys_[(start + i) % count].get();
     if (now < standby->usable_until_ns.load(std::memory_order_relaxed)) return standby;
@@ -119,7 +121,9 @@ void ReadPool::Execute(const Query& query, Params params, const CallOptions& cal
 void ReadPool::Probe() {
   absl::Time sent = absl::Now();
   // A probe that has not answered yet is not sent again: a stuck server gets one, not many.
-  CallOptions call = CallOptions::WithDeadline(sent + std::max(absl::Seconds(1), options_.max_lag));
+  // A standby that comes back is measured again within seconds.
+  CallOptions call = CallOptions::WithDeadline(
+      sent + std::clamp(options_.max_lag, absl::Seconds(1), absl::Seconds(5)));
   if (!positions_->probing.exchange(true)) {
     primary_.Execute(kPrimaryPosition, Params(), call,
                      [positions = positions_, sent](absl::StatusOr<Result> result) {
@@ -143,6 +147,7 @@ void ReadPool::Probe() {
 }
 
 void ReadPool::OnStandbyPosition(Standby& standby, absl::StatusOr<Result> result) {
+  if (stopped_.load()) return;  // the answers of stopping pools say nothing about the standby
   absl::Time now = absl::Now();
   if (!result.ok()) {
     SetState(standby, absl::InfinitePast(), std::nullopt,

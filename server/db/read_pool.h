@@ -110,6 +110,7 @@ class ReadPool final : public Executor {
   std::vector<std::unique_ptr<Standby>> standbys_;
   std::shared_ptr<PrimaryPositions> positions_;
   mutable std::mutex mutex_;
+  std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> next_{0};
   std::atomic<int64_t> on_standby_{0};
   std::atomic<int64_t> on_primary_{0};

@@ -73,7 +73,7 @@ track_counts = on
 EOF
     start_server primary "$primary_port"
     as_postgres "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
-      -D "$dir/standby" -R -X stream >"$dir/basebackup.log" 2>&1 || {
+      -D "$dir/standby" -R -X stream --checkpoint=fast >"$dir/basebackup.log" 2>&1 || {
       cat "$dir/basebackup.log" >&2
       exit 1
     }
