@@ -93,10 +93,10 @@ mutant faults-health server/transport/health_monitor.cc \
   's/(void HealthMonitor::Report\(bool serving\) \{)/$1\n  serving = true;/' \
   build 'DatabaseRestartTest|HealthTurnsNotServing'
 mutant faults-dirty-flag server/migrate/migrator.cc \
-  's/SetVersion\(migration.version, \/\*dirty=\*\/true\)/SetVersion(migration.version, false)/' \
+  's/SetVersion\(migration.version, \/\*dirty=\*\/true, DirtyNote\{previous, false\}\)/SetVersion(migration.version, false)/' \
   build 'AServerKilledInsideAMigration|AnInterruptedMigration'
 mutant faults-migration-lock server/migrate/migrator.cc \
-  's/if \(locked\) break;/if (locked || true) break;/' \
+  's/if \(locked.ok\(\) && \*locked\) break;/if (true) break;/' \
   build 'ThreeServersStartingTogether|ReplicasMigratingAtOnce'
 mutant faults-caller-cancel server/transport/unary_call.h \
   's/if \(context_.IsCancelled\(\)\) options_.cancellation->Cancel\(\);//' \
@@ -113,9 +113,9 @@ mutant input-clock-time server/logic/validators.cc 's/hours < 24 &&/hours <= 24 
   build 'HostileInput'
 mutant input-ids server/logic/validators.cc 's/if \(id <= 0\)/if (id == 0)/' \
   build 'HostileInput'
-mutant input-page-token server/logic/page_token.cc \
+mutant input-page-token server/logic/bound_token.cc \
   's/if \(raw.substr\(1 \+ kKeyBytes\) != Digest/if (false \&\& raw.substr(1 + kKeyBytes) != Digest/' \
-  build 'HostileInput|PageToken'
+  build 'HostileInput|PageToken|ResumeToken'
 mutant input-content-depth server/logic/briefing_rules.cc \
   's/if \(depth > kMaxContentDepth\)/if (false)/' build 'HostileInput|Content'
 mutant input-wire-utf8 server/transport/request_parser.cc \
@@ -131,7 +131,7 @@ mutant input-gRPC-parse-status server/transport/unary_call.h \
   's/return Finish\(parsed\);/return Finish(absl::UnimplementedError(""));/' build 'HostileInput'
 
 # Fuzzing: the page-token fuzzer alone must notice an unbound token.
-mutant fuzz-page-token server/logic/page_token.cc \
+mutant fuzz-page-token server/logic/bound_token.cc \
   's/if \(raw.substr\(1 \+ kKeyBytes\) != Digest/if (false \&\& raw.substr(1 + kKeyBytes) != Digest/' \
   fuzz ''
 
