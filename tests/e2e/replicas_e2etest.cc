@@ -285,7 +285,7 @@ TEST_F(ReadReplicaTest, ReadsRunOnTheStandbyAndWritesOnThePrimary) {
   // stays in use at lag zero (for several times --read-max-lag).
   absl::SleepFor(absl::Seconds(3));
   EXPECT_EQ(Usable(), 1);
-  EXPECT_EQ(Lag(), 0);
+  EXPECT_LT(Lag(), 0.1) << "lag zero, or a record the standby is replaying this instant";
   double before = Reads("replica");
   ASSERT_TRUE(client_->GetUser(user.id()).ok());
   absl::SleepFor(absl::Milliseconds(300));  // the metrics are published with each probe
