@@ -300,8 +300,10 @@ TEST_F(MigratorTest, ARefusedLockLeftOnAPooledConnectionIsNamedWithHowToFreeIt) 
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
   auto holder = db::BlockingConnection::Open(database_->dsn());
   ASSERT_TRUE(holder.ok());
-  auto pid =
-      (*holder)->Exec("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1");
+  // pg_locks is cluster-wide, and other tests take migration locks in databases of their own.
+  auto pid = (*holder)->Exec(
+      "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+      "(SELECT oid FROM pg_database WHERE datname = current_database())");
   ASSERT_TRUE(pid.ok());
   ASSERT_EQ(pid->rows(), 1) << "the lock stayed behind: " << refused;
   EXPECT_TRUE(
