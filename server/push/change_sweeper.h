@@ -5,8 +5,8 @@
 #pragma once
 
 #include "absl/time/time.h"
-#include "push/change_feed.h"
 #include "common/periodic_thread.h"
+#include "push/change_feed.h"
 #include "storage/change_store.h"
 
 namespace firstsip::push {
