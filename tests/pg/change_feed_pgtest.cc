@@ -283,9 +283,11 @@ TEST_F(ChangeFeedTest, TheListenerComesBackAfterItsBackendIsKilled) {
     return payloads.size() == 1;
   }));
 
+  // Only this test's database: parallel tests run listeners of their own in the same cluster.
   ASSERT_TRUE(connection_
                   ->ExecScript("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE application_name = 'firstsip-listener'")
+                               "WHERE application_name = 'firstsip-listener' "
+                               "AND datname = current_database()")
                   .ok());
   ASSERT_TRUE(await([&] { return lost.load() == 1; })) << "the drop is reported";
   ASSERT_TRUE(await([&] { return listening.load() == 2 && listener.listening(); }))
