@@ -11,6 +11,20 @@ cd "$(dirname "$0")/.."
 
 build=${BUILD_DIR:-build}
 
+# Runs ctest in build dir $1 with the rest as arguments, printing its summary; on a failure,
+# also the failing tests' own output (and nothing of the hundreds that passed).
+quiet_ctest() {
+  local dir=$1 log
+  shift
+  log="$dir/ctest.log"
+  if ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" "$@" >"$log" 2>&1; then
+    tail -n 3 "$log"
+    return 0
+  fi
+  grep -v -E '^ *(Start +[0-9]+:|[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed )' "$log" | tail -n 400
+  return 1
+}
+
 scripts/install-deps.sh
 scripts/proto-check.sh
 scripts/build.sh -DFIRSTSIP_BUILD_TESTS=ON
@@ -28,8 +42,7 @@ if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
   echo "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
   BUILD_DIR=build-asan scripts/build.sh -DFIRSTSIP_SANITIZE=ON -DFIRSTSIP_BUILD_BENCH=OFF \
     >/dev/null
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" \
-    | tail -n 3
+  ASAN_OPTIONS=detect_leaks=1 quiet_ctest build-asan
 
   echo "ThreadSanitizer: the database engine's tests and push's threaded parts"
   cmake -S . -B build-tsan -DFIRSTSIP_TSAN=ON -DFIRSTSIP_BUILD_BENCH=OFF >/dev/null
@@ -38,9 +51,8 @@ if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
   # members under ThreadSanitizer, while Debian's libprotobuf is built without it, so code of
   # ours that fills a google.protobuf.Struct's map crashes in this build only (the content
   # codec has no threads; the change feed's threaded test fails briefings instead).
-  ctest --test-dir build-tsan --output-on-failure -j"$(nproc)" \
-    -R '^(postgres|pg)\.|^unit\.(ClaimWaiters|ChangeFeed)\.' \
-    -E 'ContentJson|ChangesCarryTheBriefing' | tail -n 3
+  quiet_ctest build-tsan -R '^(postgres|pg)\.|^unit\.(ClaimWaiters|ChangeFeed)\.' \
+    -E 'ContentJson|ChangesCarryTheBriefing'
 fi
 
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
