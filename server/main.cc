@@ -91,6 +91,10 @@ ABSL_FLAG(std::string, read_database_url, "",
 ABSL_FLAG(absl::Duration, read_max_lag, kDefaults.read_max_lag,
           "a standby that may lack a change older than this is skipped and the read goes to the "
           "primary (env FIRSTSIP_READ_MAX_LAG)");
+ABSL_FLAG(absl::Duration, keepalive, kDefaults.keepalive,
+          "ping a client connection quiet this long, and close it (ending its calls) if the "
+          "ping is not answered within this or 20s, whichever is less (env "
+          "FIRSTSIP_KEEPALIVE)");
 ABSL_FLAG(bool, prepared_statements, kDefaults.prepared_statements,
           "prepare each statement once per connection (env FIRSTSIP_PREPARED_STATEMENTS); false "
           "sends every statement unnamed, for PgBouncer in transaction mode");
@@ -164,6 +168,7 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"read_database_url", "FIRSTSIP_READ_DATABASE_URL"},
     {"read_max_lag", "FIRSTSIP_READ_MAX_LAG"},
     {"prepared_statements", "FIRSTSIP_PREPARED_STATEMENTS"},
+    {"keepalive", "FIRSTSIP_KEEPALIVE"},
     {"pool_size", "FIRSTSIP_POOL_SIZE"},
     {"max_waiting", "FIRSTSIP_MAX_WAITING"},
     {"grpc_threads", "FIRSTSIP_GRPC_THREADS"},
@@ -235,6 +240,7 @@ app::Options OptionsFromFlags() {
   options.read_database_url = absl::GetFlag(FLAGS_read_database_url);
   options.read_max_lag = absl::GetFlag(FLAGS_read_max_lag);
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
+  options.keepalive = absl::GetFlag(FLAGS_keepalive);
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
@@ -433,10 +439,16 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   // Watch streams are long and often quiet. Clients keep them alive with HTTP/2 pings (ours
   // every 30 s): accept pings that often instead of gRPC's default of one per 5 minutes on a
   // connection sending no data, which answers a faster pinger with GOAWAY "too_many_pings".
-  // And ping quiet clients ourselves, so a watcher that vanished (no FIN) frees its stream.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  // And ping quiet clients ourselves (--keepalive), so a watcher that vanished (no FIN) frees
+  // its stream (tests/e2e/keepalive_e2etest.cc).
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(app::kMinClientPingInterval)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
+  builder.AddChannelArgument(
+      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(app::KeepaliveTimeout(options))));
   user_service.Register(rpc, builder);
   identity_service.Register(rpc, builder);
   briefing_service.Register(rpc, builder);

@@ -1,5 +1,7 @@
 #include "app/options.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -7,6 +9,10 @@
 #include "db/dsn.h"
 
 namespace firstsip::app {
+
+absl::Duration KeepaliveTimeout(const Options& options) {
+  return std::min(options.keepalive, absl::Seconds(20));
+}
 
 absl::Status ValidateOptions(const Options& options) {
   auto invalid = [](absl::string_view flag, absl::string_view rule) {
@@ -28,6 +34,9 @@ absl::Status ValidateOptions(const Options& options) {
     return invalid("read-database-url",
                    "is not a valid PostgreSQL URL or key=value string (its host and port lists "
                    "must pair up)");
+  }
+  if (options.keepalive < absl::Seconds(1) || options.keepalive > absl::Hours(2)) {
+    return invalid("keepalive", "must be between 1s and 2h, e.g. 60s");
   }
   if (options.read_max_lag < absl::Milliseconds(10) || options.read_max_lag > absl::Hours(1)) {
     return invalid("read-max-lag", "must be between 10ms and 1h, e.g. 1s");

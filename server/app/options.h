@@ -9,10 +9,19 @@
 
 namespace firstsip::app {
 
+// Clients may ping this often and no more (HTTP/2 keepalive); a faster one is sent GOAWAY
+// "too_many_pings". Our own client pings every 30 s by default.
+inline constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
+
 // The private PostgreSQL that `scripts/run-dev.sh` starts; the default when DATABASE_URL is
 // unset, so a developer's first run needs no configuration.
 inline constexpr char kDefaultDatabaseUrl[] =
     "postgresql://postgres@127.0.0.1:54329/firstsip?sslmode=disable";
+
+struct Options;
+
+// How long an unanswered keepalive ping is waited for: --keepalive, at most 20 s.
+absl::Duration KeepaliveTimeout(const Options& options);
 
 struct Options {
   std::string listen = "127.0.0.1:50051";
@@ -43,6 +52,10 @@ struct Options {
   std::string migrations_dir;
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_interval = absl::Seconds(1);
+  // A connection quiet this long is pinged; one that does not answer within
+  // KeepaliveTimeout() is closed, ending its calls: a watcher that vanished without a FIN (a
+  // node lost, a partition) frees its stream.
+  absl::Duration keepalive = absl::Seconds(60);
   // How long the change feed keeps changes: a WatchBriefings resume token older than this is
   // OUT_OF_RANGE.
   absl::Duration change_retention = absl::Hours(24 * 7);

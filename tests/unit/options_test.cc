@@ -98,5 +98,23 @@ TEST(ValidateOptions, ReadMaxLagIsBetweenTenMillisecondsAndAnHour) {
   }
 }
 
+TEST(ValidateOptions, KeepaliveIsBetweenASecondAndTwoHoursAndItsTimeoutAtMostTwentySeconds) {
+  Options options;
+  EXPECT_EQ(options.keepalive, absl::Seconds(60));
+  EXPECT_EQ(KeepaliveTimeout(options), absl::Seconds(20));
+  for (absl::Duration bad : {absl::ZeroDuration(), absl::Milliseconds(999), -absl::Seconds(1),
+                             absl::Hours(2) + absl::Seconds(1)}) {
+    options.keepalive = bad;
+    absl::Status refused = ValidateOptions(options);
+    EXPECT_TRUE(absl::StartsWith(refused.message(), "--keepalive: ")) << bad << " " << refused;
+  }
+  for (absl::Duration good : {absl::Seconds(1), absl::Seconds(60), absl::Hours(2)}) {
+    options.keepalive = good;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << good;
+  }
+  options.keepalive = absl::Seconds(2);
+  EXPECT_EQ(KeepaliveTimeout(options), absl::Seconds(2)) << "never longer than the interval";
+}
+
 }  // namespace
 }  // namespace firstsip::app
