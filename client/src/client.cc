@@ -276,12 +276,19 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout: must be positive");
   }
+  if (options.keepalive < kMinKeepalive) {
+    return absl::InvalidArgumentError(
+        "keepalive: must be at least 10s (the server answers faster pings with GOAWAY)");
+  }
   grpc::ChannelArguments arguments;
   arguments.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
                    static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // gRPC sends two pings and then waits for this client to send data: a watch stream is quiet
+  // on our side for hours, and a server that vanished would go unnoticed after two pings.
+  arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;

@@ -32,11 +32,17 @@
 
 namespace firstsip::client {
 
+// The shortest ClientOptions::keepalive: the server answers pings more frequent than this with
+// GOAWAY "too_many_pings".
+inline constexpr absl::Duration kMinKeepalive = absl::Seconds(10);
+
 struct ClientOptions {
   std::string target = "127.0.0.1:50051";
   // Deadline of each call unless overridden per call.
   absl::Duration timeout = absl::Seconds(5);
-  // HTTP/2 keepalive pings on idle connections.
+  // While a call is open (a watch stream, a waiting claim), an HTTP/2 ping after this long
+  // without traffic; a server that does not answer within 10 s counts as gone (UNAVAILABLE,
+  // and BriefingWatch resumes). At least kMinKeepalive, the most often the server accepts.
   absl::Duration keepalive = absl::Seconds(30);
   // TLS: off (the sidecar listens on loopback). When on, the server's certificate is checked
   // against root_certificates (PEM), or the system roots when empty.
