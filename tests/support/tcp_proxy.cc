@@ -77,8 +77,10 @@ void TcpProxy::Run() {
     }
     // A short timeout, so that Freeze() and the destructor take effect promptly.
     if (poll(polled.data(), polled.size(), 20) <= 0) continue;
-    if ((polled[0].revents & POLLIN) != 0) Accept();
-    if (frozen) continue;
+    if (frozen) {
+      if ((polled[0].revents & POLLIN) != 0) Accept();
+      continue;
+    }
     std::vector<Link> kept;
     for (size_t i = 0; i < links_.size(); ++i) {
       const Link& link = links_[i];
@@ -94,6 +96,8 @@ void TcpProxy::Run() {
       }
     }
     links_.swap(kept);
+    // After the links polled above, so that a new one is not read with no poll entry of its own.
+    if ((polled[0].revents & POLLIN) != 0) Accept();
   }
 }
 
