@@ -8,8 +8,12 @@
 // Read replicas: a read URL libpq can parse, whose hosts and ports pair up, and a sane lag.
 #include "app/options.h"
 
+#include <initializer_list>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
 namespace firstsip::app {
@@ -83,35 +87,39 @@ TEST(ValidateOptions, AReadDatabaseUrlWhoseHostsAndPortsDoNotPairUpIsRefusedWith
   EXPECT_FALSE(absl::StrContains(refused.message(), "hunter2")) << refused;
 }
 
-TEST(ValidateOptions, ReadMaxLagIsBetweenTenMillisecondsAndAnHour) {
+// Each of `bad` set in `field` is refused, naming `flag`; each of `good` is accepted.
+void ExpectDurationRange(absl::Duration Options::*field, absl::string_view flag,
+                         std::initializer_list<absl::Duration> bad,
+                         std::initializer_list<absl::Duration> good) {
   Options options;
-  EXPECT_EQ(options.read_max_lag, absl::Seconds(1)) << "the contract's default";
-  for (absl::Duration bad : {absl::ZeroDuration(), absl::Milliseconds(9), -absl::Seconds(1),
-                             absl::Hours(1) + absl::Seconds(1)}) {
-    options.read_max_lag = bad;
+  for (absl::Duration value : bad) {
+    options.*field = value;
     absl::Status refused = ValidateOptions(options);
-    EXPECT_TRUE(absl::StartsWith(refused.message(), "--read-max-lag: ")) << bad << " " << refused;
+    EXPECT_TRUE(absl::StartsWith(refused.message(), absl::StrCat("--", flag, ": ")))
+        << value << " " << refused;
   }
-  for (absl::Duration good : {absl::Milliseconds(10), absl::Seconds(1), absl::Hours(1)}) {
-    options.read_max_lag = good;
-    EXPECT_TRUE(ValidateOptions(options).ok()) << good;
+  for (absl::Duration value : good) {
+    options.*field = value;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << value;
   }
+}
+
+TEST(ValidateOptions, ReadMaxLagIsBetweenTenMillisecondsAndAnHour) {
+  EXPECT_EQ(Options().read_max_lag, absl::Seconds(1)) << "the contract's default";
+  ExpectDurationRange(&Options::read_max_lag, "read-max-lag",
+                      {absl::ZeroDuration(), absl::Milliseconds(9), -absl::Seconds(1),
+                       absl::Hours(1) + absl::Seconds(1)},
+                      {absl::Milliseconds(10), absl::Seconds(1), absl::Hours(1)});
 }
 
 TEST(ValidateOptions, KeepaliveIsBetweenASecondAndTwoHoursAndItsTimeoutAtMostTwentySeconds) {
   Options options;
   EXPECT_EQ(options.keepalive, absl::Seconds(60));
   EXPECT_EQ(KeepaliveTimeout(options), absl::Seconds(20));
-  for (absl::Duration bad : {absl::ZeroDuration(), absl::Milliseconds(999), -absl::Seconds(1),
-                             absl::Hours(2) + absl::Seconds(1)}) {
-    options.keepalive = bad;
-    absl::Status refused = ValidateOptions(options);
-    EXPECT_TRUE(absl::StartsWith(refused.message(), "--keepalive: ")) << bad << " " << refused;
-  }
-  for (absl::Duration good : {absl::Seconds(1), absl::Seconds(60), absl::Hours(2)}) {
-    options.keepalive = good;
-    EXPECT_TRUE(ValidateOptions(options).ok()) << good;
-  }
+  ExpectDurationRange(&Options::keepalive, "keepalive",
+                      {absl::ZeroDuration(), absl::Milliseconds(999), -absl::Seconds(1),
+                       absl::Hours(2) + absl::Seconds(1)},
+                      {absl::Seconds(1), absl::Seconds(60), absl::Hours(2)});
   options.keepalive = absl::Seconds(2);
   EXPECT_EQ(KeepaliveTimeout(options), absl::Seconds(2)) << "never longer than the interval";
 }
