@@ -4,8 +4,10 @@
 // carry them (integers) and literals where it cannot (strings, NULL, bytea).
 //
 // DIR/NAME.sql runs the statement once. DIR/NAME_pipeline.sql (DEPTH > 0, default 16) sends it
-// DEPTH times between \startpipeline and \endpipeline, each with its own random row: the most a
-// single connection can push through PostgreSQL (run it with -M prepared or -M extended).
+// DEPTH times between \startpipeline and \endpipeline, each with its own random row, under one
+// Sync, as the service's batches send reads (run it with -M prepared or -M extended).
+// DIR/get_user_any.sql asks for DEPTH random users in one statement, as the service merges the
+// GetUser calls of one batch (db::Lookup).
 // Pipelined SignIn statements share one implicit transaction, so each client draws its rows
 // from its own stripe (n = client_id + 1 modulo :clients, pass -D clients=C) and two clients
 // never lock the same rows in opposite orders.
@@ -54,7 +56,7 @@ Statement For(const std::string& call, const std::string& k, bool striped) {
   using namespace firstsip::storage::queries;
   if (call == "get_user") {
     return {absl::StrCat("\\set id", k, " random(1, :users)\n"),
-            Bind(std::string(kGetUser.sql), {{1, ":id" + k}, {2, ":f"}})};
+            Bind(std::string(kFindUsers.sql), {{1, absl::StrCat("('{' || :id", k, " || '}')")}})};
   }
   if (call == "list_briefings") {
     return {absl::StrCat("\\set uid", k, " random(1, :users)\n"),
@@ -101,6 +103,19 @@ std::string Pipelined(const std::string& call, int depth) {
   return absl::StrCat(sets, "\\startpipeline\n", body, "\\endpipeline");
 }
 
+// GetUser's lookup for `depth` random users at once: what one merged statement asks.
+std::string AnyOf(int depth) {
+  using namespace firstsip::storage::queries;
+  std::string sets;
+  std::string keys;
+  for (int i = 1; i <= depth; ++i) {
+    absl::StrAppend(&sets, "\\set id", i, " random(1, :users)\n");
+    absl::StrAppend(&keys, i == 1 ? "" : " || ',' || ", ":id", i);
+  }
+  return absl::StrCat(
+      sets, Bind(std::string(kFindUsers.sql), {{1, "('{' || " + keys + " || '}')"}}), ";");
+}
+
 }  // namespace
 
 // The seed briefings' content, about what a morning briefing holds.
@@ -139,6 +154,7 @@ int main(int argc, char** argv) {
     scripts[absl::StrCat(call, ".sql")] = Plain(call);
     if (depth > 0) scripts[absl::StrCat(call, "_pipeline.sql")] = Pipelined(call, depth);
   }
+  if (depth > 0) scripts["get_user_any.sql"] = AnyOf(depth);
   for (const auto& [name, text] : scripts) {
     std::string path = dir + "/" + name;
     if (!Write(path, text)) {

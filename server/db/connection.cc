@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/log.h"
 #include "db/sql_error.h"
 
 namespace firstsip::db {
@@ -26,12 +27,20 @@ void Connection::Reset() {
   interest_ = Interest::kNone;
   prepared_.clear();
   in_flight_.clear();
+  depth_ = 0;
+  batches_ = 0;
 }
 
 std::vector<Request> Connection::TakeAllInFlight() {
   std::vector<Request> requests;
-  for (InFlight& entry : in_flight_) requests.push_back(std::move(entry.request));
+  for (Segment& segment : in_flight_) {
+    for (Statement& statement : segment.statements) {
+      for (Request& request : statement.requests) requests.push_back(std::move(request));
+    }
+  }
   in_flight_.clear();
+  depth_ = 0;
+  batches_ = 0;
   return requests;
 }
 
@@ -78,35 +87,49 @@ Connection::Step Connection::Broken(absl::string_view what) {
   return Step::kBroken;
 }
 
-Connection::Step Connection::Send(Request request) {
-  std::string name(request.query.name);
-  in_flight_.push_back(InFlight{std::move(request)});
-  InFlight& entry = in_flight_.back();
-  std::vector<const char*> values = entry.request.params.ValuePointers();
-  if (!prepare_) {
-    std::string sql(entry.request.query.sql);
-    if (PQsendQueryParams(conn_, sql.c_str(), entry.request.params.size(), nullptr, values.data(),
-                          nullptr, nullptr, /*resultFormat=*/0) != 1) {
-      return Broken("cannot send query");
-    }
-    if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
-    return Step::kPending;
+Connection::Step Connection::Send(Segment segment) {
+  if (prepare_ && SendPrepares(segment) == Step::kBroken) return Step::kBroken;
+  for (const Statement& statement : segment.statements) {
+    depth_ += static_cast<int>(statement.requests.size());
   }
-  if (!prepared_.contains(name)) {
-    std::string sql(entry.request.query.sql);
-    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
-      return Broken("cannot send prepare");
-    }
-    // Counted as prepared from now on: later requests in this pipeline run after it.
-    prepared_.insert(name);
-    entry.prepares = true;
-  }
-  if (PQsendQueryPrepared(conn_, name.c_str(), entry.request.params.size(), values.data(), nullptr,
-                          nullptr, /*resultFormat=*/0) != 1) {
-    return Broken("cannot send query");
+  batches_ += segment.ends_batch;
+  in_flight_.push_back(std::move(segment));
+  for (const Statement& statement : in_flight_.back().statements) {
+    if (SendStatement(statement) == Step::kBroken) return Step::kBroken;
   }
   if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
   return Step::kPending;
+}
+
+Connection::Step Connection::SendPrepares(const Segment& segment) {
+  Segment prepares;
+  prepares.prepares = true;
+  for (const Statement& statement : segment.statements) {
+    std::string name(statement.query.name);
+    // Counted as prepared from now on: later statements in this pipeline run after it.
+    if (!prepared_.insert(name).second) continue;
+    std::string sql(statement.query.sql);
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
+      return Broken("cannot send prepare");
+    }
+    prepares.statements.emplace_back(statement.query);
+  }
+  if (prepares.statements.empty()) return Step::kPending;
+  in_flight_.push_back(std::move(prepares));
+  if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
+  return Step::kPending;
+}
+
+Connection::Step Connection::SendStatement(const Statement& statement) {
+  const Params& params = statement.params();
+  std::vector<const char*> values = params.ValuePointers();
+  int sent = prepare_ ? PQsendQueryPrepared(conn_, std::string(statement.query.name).c_str(),
+                                            params.size(), values.data(), nullptr, nullptr,
+                                            /*resultFormat=*/0)
+                      : PQsendQueryParams(conn_, std::string(statement.query.sql).c_str(),
+                                          params.size(), nullptr, values.data(), nullptr, nullptr,
+                                          /*resultFormat=*/0);
+  return sent == 1 ? Step::kPending : Broken("cannot send query");
 }
 
 Connection::Step Connection::Flush() {
@@ -119,7 +142,7 @@ Connection::Step Connection::Flush() {
 }
 
 Connection::Step Connection::OnSocketReady(bool readable, bool writable,
-                                           std::vector<Completion>& completed) {
+                                           std::vector<Segment>& completed) {
   if (readable && PQconsumeInput(conn_) != 1) return Broken("lost the server");
   if (interest_ == Interest::kReadWrite && (readable || writable)) {
     if (Flush() == Step::kBroken) return Step::kBroken;
@@ -127,38 +150,64 @@ Connection::Step Connection::OnSocketReady(bool readable, bool writable,
   return Drain(completed);
 }
 
-Connection::Step Connection::Drain(std::vector<Completion>& completed) {
+void Connection::Forget(const Segment& segment) {
+  for (const Statement& statement : segment.statements) {
+    depth_ -= static_cast<int>(statement.requests.size());
+  }
+  batches_ -= segment.ends_batch;
+}
+
+void Connection::OnPrepareResult(const Statement& prepare, ExecStatusType status,
+                                 const PGresult* raw) {
+  if (status == PGRES_COMMAND_OK) return;
+  // Not prepared after all: the next statement of this name prepares it again. One already sent
+  // without its Prepare fails ("does not exist"); the cause is logged here, once.
+  prepared_.erase(std::string(prepare.query.name));
+  if (status == PGRES_FATAL_ERROR) {
+    LogError(absl::StrCat("cannot prepare ", prepare.query.name, ": ",
+                          StatusFromResult(raw, prepare.query.name).message()));
+  }
+}
+
+Connection::Step Connection::Drain(std::vector<Segment>& completed) {
   int nulls_in_a_row = 0;
   while (!in_flight_.empty() && PQisBusy(conn_) == 0) {
     PGresult* raw = PQgetResult(conn_);
-    InFlight& head = in_flight_.front();
+    Segment& head = in_flight_.front();
+    Statement* statement = head.running();
     if (raw == nullptr) {
       // A NULL closes one command's results; two in a row mean nothing more is ready.
       if (++nulls_in_a_row > 1) break;
-      ++head.commands_finished;
+      if (statement != nullptr) ++head.finished;
       continue;
     }
     nulls_in_a_row = 0;
     Result result(raw);
     ExecStatusType status = PQresultStatus(raw);
     if (status == PGRES_PIPELINE_SYNC) {
-      completed.push_back(Completion{std::move(head.request), std::move(head.outcome)});
+      if (!head.prepares) {
+        Forget(head);
+        completed.push_back(std::move(head));
+      }
       in_flight_.pop_front();
       continue;
     }
-    bool is_prepare = head.prepares && head.commands_finished == 0;
+    if (statement == nullptr) continue;  // nothing of ours: a stray result before the Sync
+    if (head.prepares) {
+      OnPrepareResult(*statement, status, raw);
+      continue;
+    }
+    bool unanswered =
+        statement->outcome.ok() || statement->outcome.status().code() == absl::StatusCode::kUnknown;
     if (status == PGRES_FATAL_ERROR) {
-      if (head.outcome.ok() || head.outcome.status().code() == absl::StatusCode::kUnknown) {
-        head.outcome = StatusFromResult(raw, head.request.query.name);
-      }
-      // A statement that failed to prepare must be prepared again next time.
-      if (is_prepare) prepared_.erase(std::string(head.request.query.name));
+      if (unanswered) statement->outcome = StatusFromResult(raw, statement->query.name);
     } else if (status == PGRES_PIPELINE_ABORTED) {
-      if (head.outcome.ok() || head.outcome.status().code() == absl::StatusCode::kUnknown) {
-        head.outcome = absl::AbortedError("statement skipped after an earlier error");
+      if (unanswered) {
+        statement->aborted = true;
+        statement->outcome = absl::AbortedError("statement skipped after an earlier error");
       }
-    } else if (!is_prepare && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) {
-      head.outcome = std::move(result);
+    } else if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+      statement->outcome = std::move(result);
     }
   }
   if (PQstatus(conn_) == CONNECTION_BAD) return Broken("lost the server");

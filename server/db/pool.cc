@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -38,6 +39,22 @@ uint32_t EpollMask(Connection::Interest interest) {
       return 0;
   }
   return 0;
+}
+
+// A PostgreSQL array literal of `keys`, each quoted, so any text is one element.
+std::string ArrayLiteral(const std::vector<absl::string_view>& keys) {
+  std::string literal = "{";
+  for (absl::string_view key : keys) {
+    if (literal.size() > 1) literal.push_back(',');
+    literal.push_back('"');
+    for (char c : key) {
+      if (c == '"' || c == '\\') literal.push_back('\\');
+      literal.push_back(c);
+    }
+    literal.push_back('"');
+  }
+  literal.push_back('}');
+  return literal;
 }
 
 bool CancelledByUs(const absl::Status& status) { return SqlStateOf(status) == "57014"; }
@@ -90,8 +107,21 @@ void Pool::Execute(const Query& query, Params params, const CallOptions& call,
         absl::InternalError(absl::StrCat("parameter of ", query.name, " contains a NUL byte")));
     return;
   }
-  if (call.cancellation) {
-    call.cancellation->set_notify([this] {
+  Submit(Request::ForStatement(query, std::move(params), call, std::move(done)));
+}
+
+void Pool::Find(const Lookup& lookup, std::string key, const CallOptions& call, RowCallback done) {
+  if (key.find('\0') != std::string::npos) {
+    std::move(done)(
+        absl::InternalError(absl::StrCat("key of ", lookup.name, " contains a NUL byte")));
+    return;
+  }
+  Submit(Request::ForLookup(lookup, std::move(key), call, std::move(done)));
+}
+
+void Pool::Submit(Request request) {
+  if (request.call.cancellation) {
+    request.call.cancellation->set_notify([this] {
       cancel_pending_.store(true);
       Wake();
     });
@@ -99,12 +129,12 @@ void Pool::Execute(const Query& query, Params params, const CallOptions& call,
   {
     std::lock_guard<std::mutex> lock(submit_mutex_);
     if (!stopped_) {
-      submitted_.push_back(Request{query, std::move(params), call, std::move(done)});
+      submitted_.push_back(std::move(request));
       Wake();
       return;
     }
   }
-  std::move(done)(ConnectionLost("the service is shutting down"));
+  request.Fail(ConnectionLost("the service is shutting down"));
 }
 
 void Pool::Stop() {
@@ -125,8 +155,8 @@ void Pool::Stop() {
 }
 
 PoolStats Pool::stats() const {
-  return PoolStats{connected_.load(), busy_.load(), in_flight_.load(), waiting_count_.load(),
-                   errors_.load()};
+  return PoolStats{connected_.load(), busy_.load(),     in_flight_.load(),  waiting_count_.load(),
+                   errors_.load(),    requests_.load(), statements_.load(), syncs_.load()};
 }
 
 void Pool::RunCanceller() {
@@ -201,30 +231,17 @@ void Pool::TakeSubmissions() {
 }
 
 void Pool::Dispatch() {
-  if (waiting_.empty()) return;
   std::vector<bool> sent(slots_.size(), false);
   while (!waiting_.empty()) {
-    // The least loaded ready connection with room in its pipeline.
-    size_t best = slots_.size();
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      const Connection& connection = slots_[i]->connection;
-      if (connection.state() != Connection::State::kReady ||
-          static_cast<int>(connection.depth()) >= options_.pipeline_depth) {
-        continue;
-      }
-      if (best == slots_.size() || connection.depth() < slots_[best]->connection.depth()) best = i;
-    }
+    size_t best = PickConnection();
     if (best == slots_.size()) break;
-    Request request = std::move(waiting_.front());
-    waiting_.pop_front();
-    ++request.attempts;
-    if (slots_[best]->connection.Send(std::move(request)) == Connection::Step::kBroken) {
+    if (SendBatch(slots_[best]->connection) == Connection::Step::kBroken) {
       OnBroken(best);
       continue;
     }
     sent[best] = true;
   }
-  // One flush per connection for the whole batch.
+  // One flush per connection for whatever its Syncs left unsent.
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (!sent[i]) continue;
     if (slots_[i]->connection.Flush() == Connection::Step::kBroken) {
@@ -235,11 +252,75 @@ void Pool::Dispatch() {
   }
 }
 
+size_t Pool::PickConnection() const {
+  size_t best = slots_.size();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Connection& connection = slots_[i]->connection;
+    if (connection.state() != Connection::State::kReady ||
+        connection.batches() >= options_.batches_per_connection ||
+        connection.depth() >= options_.pipeline_depth) {
+      continue;
+    }
+    if (best == slots_.size() || connection.depth() < slots_[best]->connection.depth()) best = i;
+  }
+  return best;
+}
+
+Connection::Step Pool::SendBatch(Connection& connection) {
+  std::vector<Segment> writes;
+  Segment reads;
+  // Where each kind of lookup in this batch has its merged statement in `reads`.
+  absl::flat_hash_map<absl::string_view, size_t> merged;
+  int room = std::max(1, options_.pipeline_depth - connection.depth());
+  int64_t requests = 0;
+  for (; room > 0 && !waiting_.empty(); --room) {
+    Request request = std::move(waiting_.front());
+    waiting_.pop_front();
+    ++request.attempts;
+    ++requests;
+    if (request.query.access == Access::kWrite) {
+      Segment& own = writes.emplace_back();
+      own.statements.emplace_back(request.query);
+      own.statements.back().requests.push_back(std::move(request));
+      continue;
+    }
+    if (request.lookup && !request.alone) {
+      auto [at, added] = merged.try_emplace(request.query.name, reads.statements.size());
+      if (added) reads.statements.emplace_back(request.query);
+      reads.statements[at->second].requests.push_back(std::move(request));
+      continue;
+    }
+    reads.statements.emplace_back(request.query);
+    reads.statements.back().requests.push_back(std::move(request));
+  }
+  // A lookup's one parameter: the array of its callers' keys, each once.
+  for (Statement& statement : reads.statements) {
+    if (!statement.requests.front().lookup) continue;
+    std::vector<absl::string_view> keys;
+    keys.reserve(statement.requests.size());
+    for (const Request& request : statement.requests) keys.push_back(request.key);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    statement.keys.Add(ArrayLiteral(keys));
+  }
+  if (!reads.statements.empty()) writes.push_back(std::move(reads));
+  writes.back().ends_batch = true;
+  requests_.fetch_add(requests, std::memory_order_relaxed);
+  syncs_.fetch_add(static_cast<int64_t>(writes.size()), std::memory_order_relaxed);
+  for (Segment& segment : writes) {
+    statements_.fetch_add(static_cast<int64_t>(segment.statements.size()),
+                          std::memory_order_relaxed);
+    if (connection.Send(std::move(segment)) == Connection::Step::kBroken) {
+      return Connection::Step::kBroken;
+    }
+  }
+  return Connection::Step::kPending;
+}
+
 void Pool::ExpireWaiting(absl::Time now) {
   bool check_cancelled = cancel_pending_.load();
   auto leaving = [&](const Request& request) {
-    return request.call.deadline <= now ||
-           (check_cancelled && request.call.cancellation && request.call.cancellation->cancelled());
+    return request.expired(now) || (check_cancelled && request.cancelled());
   };
   // This runs on every loop turn: rebuild the queue only when someone actually leaves it.
   if (std::none_of(waiting_.begin(), waiting_.end(), leaving)) return;
@@ -247,7 +328,7 @@ void Pool::ExpireWaiting(absl::Time now) {
   for (Request& request : waiting_) {
     if (!leaving(request)) {
       kept.push_back(std::move(request));
-    } else if (request.call.deadline <= now) {
+    } else if (request.expired(now)) {
       Complete(std::move(request),
                absl::DeadlineExceededError("deadline passed while waiting for the database"));
     } else {
@@ -261,32 +342,41 @@ void Pool::CancelRunning(absl::Time now) {
   cancel_pending_.store(false);
   for (auto& slot : slots_) {
     Connection& connection = slot->connection;
-    connection.ForEachInFlight([&](Request& request, bool is_head) {
-      bool cancelled = request.call.cancellation && request.call.cancellation->cancelled();
-      bool expired = request.call.deadline <= now;
-      if (!cancelled && !expired) return;
-      // The caller hears now; the statement's result, when it comes, is dropped. Nothing can
-      // be taken back out of a pipeline, so a statement behind others still runs (a write may
-      // still commit, as with any deadline error).
-      if (request.done) {
-        std::move(request.done)(
-            expired ? absl::DeadlineExceededError("deadline passed; the statement was cancelled")
-                    : absl::CancelledError("the caller cancelled; the statement was cancelled"));
-        request.done = nullptr;
-      }
-      // Only the statement at the head of a pipeline is running, so it is the one a cancel
-      // request stops. If it finished meanwhile, the next statement may be hit instead:
-      // Finish() notices that and runs the innocent statement again.
-      if (!is_head || now - request.cancel_sent < kCancelRetry) return;
-      if (PGcancel* cancel = connection.CancelHandle()) {
-        request.cancel_sent = now;
-        {
-          std::lock_guard<std::mutex> lock(cancel_mutex_);
-          cancels_.push_back(cancel);
+    for (Segment& segment : connection.in_flight()) {
+      for (Statement& statement : segment.statements) {
+        for (Request& request : statement.requests) {
+          if (request.answered()) continue;
+          bool expired = request.expired(now);
+          if (!expired && !request.cancelled()) continue;
+          // The caller hears now; the statement's result, when it comes, is dropped for it.
+          // Nothing can be taken back out of a pipeline, so a statement behind others still
+          // runs (a write may still commit, as with any deadline error).
+          request.Fail(
+              expired ? absl::DeadlineExceededError("deadline passed; the statement was cancelled")
+                      : absl::CancelledError("the caller cancelled; the statement was cancelled"));
         }
-        cancel_ready_.notify_one();
       }
-    });
+    }
+    // Only the statement the server runs can be stopped, and only when nobody it serves is left:
+    // a merged lookup goes on for the callers still waiting. If it finished meanwhile, the next
+    // statement may be hit instead: FinishWithError notices that and runs the innocent again.
+    if (connection.in_flight().empty()) continue;
+    Segment& head = connection.in_flight().front();
+    Statement* running = head.running();
+    if (running == nullptr || running->requests.empty() ||
+        !std::all_of(running->requests.begin(), running->requests.end(),
+                     [](const Request& request) { return request.answered(); }) ||
+        now - head.cancel_sent < kCancelRetry) {
+      continue;
+    }
+    if (PGcancel* cancel = connection.CancelHandle()) {
+      head.cancel_sent = now;
+      {
+        std::lock_guard<std::mutex> lock(cancel_mutex_);
+        cancels_.push_back(cancel);
+      }
+      cancel_ready_.notify_one();
+    }
   }
 }
 
@@ -323,13 +413,10 @@ void Pool::HandleEvent(size_t index, uint32_t events) {
       unreachable_ = false;
     }
   } else if (connection.state() == Connection::State::kReady) {
-    std::vector<Completion> completed;
+    std::vector<Segment> completed;
     step = connection.OnSocketReady(readable, writable, completed);
     bool read_only = false;
-    for (Completion& completion : completed) {
-      read_only = read_only || RefusedAsReadOnly(completion.outcome);
-      Finish(std::move(completion.request), std::move(completion.outcome));
-    }
+    for (Segment& segment : completed) read_only |= FinishSegment(std::move(segment));
     if (read_only && step != Connection::Step::kBroken) {
       // Dropped like a broken connection, so it reconnects with backoff; with a multi-host DSN
       // and target_session_attrs=read-write, libpq then finds whichever server is the primary.
@@ -346,24 +433,80 @@ void Pool::HandleEvent(size_t index, uint32_t events) {
   UpdateWatch(index);
 }
 
-void Pool::Finish(Request request, absl::StatusOr<Result> outcome) {
-  if (!request.done) return;  // already answered (deadline or cancellation)
-  if (!outcome.ok() && CancelledByUs(outcome.status())) {
-    bool deadline_passed = request.call.deadline <= absl::Now();
-    bool caller_cancelled = request.call.cancellation && request.call.cancellation->cancelled();
-    if (deadline_passed) {
-      outcome = absl::DeadlineExceededError("deadline passed; the statement was cancelled");
-    } else if (caller_cancelled) {
-      outcome = absl::CancelledError("the caller cancelled; the statement was cancelled");
+bool Pool::FinishSegment(Segment segment) {
+  bool read_only = false;
+  std::deque<Request> again;
+  for (Statement& statement : segment.statements) {
+    read_only |= RefusedAsReadOnly(statement.outcome);
+    FinishStatement(statement, again);
+  }
+  // First in line, in the order they came.
+  for (auto it = again.rbegin(); it != again.rend(); ++it) waiting_.push_front(std::move(*it));
+  return read_only;
+}
+
+void Pool::FinishStatement(Statement& statement, std::deque<Request>& again) {
+  if (statement.aborted) {
+    // Never ran: an earlier statement of its segment failed. Reads only (a write is alone in
+    // its segment), so sending them again is safe, and it does not count as an attempt.
+    for (Request& request : statement.requests) {
+      if (request.answered()) continue;
+      --request.attempts;
+      again.push_back(std::move(request));
+    }
+    return;
+  }
+  if (!statement.outcome.ok()) {
+    absl::Status status = statement.outcome.status();
+    bool several_keys =
+        statement.requests.size() > 1 &&
+        std::any_of(statement.requests.begin(), statement.requests.end(),
+                    [&](const Request& r) { return r.key != statement.requests.front().key; });
+    if (several_keys && !CancelledByUs(status) && status.code() != absl::StatusCode::kUnavailable) {
+      // One key may be what the database refused: each goes again alone, to fail only itself.
+      for (Request& request : statement.requests) {
+        if (request.answered()) continue;
+        --request.attempts;
+        request.alone = true;
+        again.push_back(std::move(request));
+      }
+      return;
+    }
+    for (Request& request : statement.requests) {
+      FinishWithError(std::move(request), status, again);
+    }
+    return;
+  }
+  if (!statement.requests.front().lookup) {
+    statement.requests.front().Answer(std::move(statement.outcome));
+    return;
+  }
+  // Each caller's row, by the key in the first column.
+  auto rows = std::make_shared<const Result>(*std::move(statement.outcome));
+  absl::flat_hash_map<absl::string_view, int> by_key;
+  by_key.reserve(static_cast<size_t>(rows->rows()));
+  for (int row = 0; row < rows->rows(); ++row) by_key.emplace(rows->Text(row, 0), row);
+  for (Request& request : statement.requests) {
+    auto found = by_key.find(request.key);
+    request.AnswerRow(LookupRow{rows, found == by_key.end() ? -1 : found->second});
+  }
+}
+
+void Pool::FinishWithError(Request request, absl::Status status, std::deque<Request>& again) {
+  if (request.answered()) return;  // already answered (deadline or cancellation)
+  if (CancelledByUs(status)) {
+    if (request.expired(absl::Now())) {
+      status = absl::DeadlineExceededError("deadline passed; the statement was cancelled");
+    } else if (request.cancelled()) {
+      status = absl::CancelledError("the caller cancelled; the statement was cancelled");
     } else if (request.attempts < kMaxAttempts) {
       // Hit by a cancel meant for the statement before it: nothing of it was kept, so run it
       // again, first in line.
-      request.cancel_sent = absl::InfinitePast();
-      waiting_.push_front(std::move(request));
+      again.push_back(std::move(request));
       return;
     }
   }
-  Complete(std::move(request), std::move(outcome));
+  Complete(std::move(request), std::move(status));
 }
 
 void Pool::OnBroken(size_t index) {
@@ -440,29 +583,35 @@ void Pool::UpdateWatch(size_t index) {
 int Pool::TimeoutMs(absl::Time now) const {
   absl::Time wake = now + absl::Seconds(1);
   for (const auto& slot : slots_) {
-    auto state = slot->connection.state();
+    const Connection& connection = slot->connection;
+    auto state = connection.state();
     if (state == Connection::State::kDisconnected) wake = std::min(wake, slot->next_attempt);
     if (state == Connection::State::kConnecting) wake = std::min(wake, slot->connect_deadline);
-    // Deadlines of statements in flight: they get answered, and cancelled, then.
-    const_cast<Connection&>(slot->connection)
-        .ForEachInFlight([&](const Request& request, bool is_head) {
-          if (request.done) wake = std::min(wake, request.call.deadline);
-          if (is_head && request.cancel_sent != absl::InfinitePast()) {
-            wake = std::min(wake, request.cancel_sent + kCancelRetry);
-          }
-        });
+    // Deadlines of requests in flight: they get answered, and cancelled, then.
+    for (const Segment& segment : connection.in_flight()) {
+      for (const Statement& statement : segment.statements) {
+        for (const Request& request : statement.requests) {
+          if (!request.answered()) wake = std::min(wake, request.call.deadline);
+        }
+      }
+    }
+    if (!connection.in_flight().empty()) {
+      const Segment& head = connection.in_flight().front();
+      if (head.cancel_sent != absl::InfinitePast()) {
+        wake = std::min(wake, head.cancel_sent + kCancelRetry);
+      }
+    }
   }
   for (const Request& request : waiting_) wake = std::min(wake, request.call.deadline);
   if (wake <= now) return 0;
   return static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(wake - now, absl::Milliseconds(1))));
 }
 
-void Pool::Complete(Request request, absl::StatusOr<Result> outcome) {
-  if (!outcome.ok() && (!SqlStateOf(outcome.status()).empty() ||
-                        outcome.status().code() == absl::StatusCode::kUnavailable)) {
+void Pool::Complete(Request request, absl::Status status) {
+  if (!SqlStateOf(status).empty() || status.code() == absl::StatusCode::kUnavailable) {
     errors_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (request.done) std::move(request.done)(std::move(outcome));
+  request.Fail(std::move(status));
 }
 
 void Pool::PublishStats() {
@@ -474,7 +623,7 @@ void Pool::PublishStats() {
     if (connection.state() != Connection::State::kReady) continue;
     ++connected;
     busy += connection.depth() > 0;
-    in_flight += static_cast<int>(connection.depth());
+    in_flight += connection.depth();
   }
   connected_.store(connected);
   busy_.store(busy);

@@ -2,9 +2,18 @@
 // event-loop thread (epoll over the libpq sockets). Callers hand in a named statement and a
 // callback and return at once; no caller thread ever waits on PostgreSQL.
 //
-// Under load each connection carries up to `pipeline_depth` statements at once, batched into
-// few network writes, so a small pool serves many concurrent calls. A statement whose deadline
-// passes, or whose caller cancels, is cancelled on the server when it is the one running.
+// Batches that clock themselves (as ioredis' auto-pipelining and postgres.js do): a connection
+// carries `batches_per_connection` batches at once, and what arrives while they are out waits,
+// then goes together as the next batch, so a quiet pool sends each call at once and a busy one
+// sends fewer, fuller batches; nothing waits on a timer. In a batch, every write is its own
+// segment [Execute Sync] and commits alone; the reads share one Sync, which PostgreSQL answers
+// with one flush and one ReadyForQuery instead of one per call; and the lookups of one kind
+// (Find) become one statement over the array of their keys, each caller handed its own row.
+// A read that fails in a shared segment fails only itself: the reads PostgreSQL skipped after
+// it, and the keys of a merged lookup that failed, are sent again (the keys alone).
+//
+// A statement whose deadline passes, or whose caller cancels, is answered at once; it is
+// cancelled on the server when it is the one running and every caller it serves has gone.
 #pragma once
 
 #include <atomic>
@@ -30,8 +39,10 @@ namespace firstsip::db {
 struct PoolOptions {
   std::string dsn;
   int size = 4;
-  // Statements in flight on one connection at once (1: no pipelining).
-  int pipeline_depth = 32;
+  // Callers' requests in flight on one connection at once (1: one at a time, no batching).
+  int pipeline_depth = 64;
+  // Batches in flight on one connection at once: while they are out, the next one fills.
+  int batches_per_connection = 1;
   // Prepare each statement once per connection (see Connection); false for transaction poolers.
   bool prepare_statements = true;
   // Requests waiting for a connection beyond this fail with RESOURCE_EXHAUSTED.
@@ -44,10 +55,15 @@ struct PoolOptions {
 
 struct PoolStats {
   int connected = 0;   // ready connections
-  int busy = 0;        // ready connections with statements in flight
-  int in_flight = 0;   // statements sent and not yet answered
-  int waiting = 0;     // statements waiting for room on a connection
-  int64_t errors = 0;  // statements that failed in PostgreSQL or lost their connection, ever
+  int busy = 0;        // ready connections with requests in flight
+  int in_flight = 0;   // requests sent and not yet answered
+  int waiting = 0;     // requests waiting for room on a connection
+  int64_t errors = 0;  // requests that failed in PostgreSQL or lost their connection, ever
+  // Ever sent: callers' requests, the statements that carried them (a merged lookup carries
+  // several), and the Syncs that closed those statements' segments.
+  int64_t requests = 0;
+  int64_t statements = 0;
+  int64_t syncs = 0;
 };
 
 class Pool final : public Executor {
@@ -70,6 +86,9 @@ class Pool final : public Executor {
   // `done` must not block: it runs on the loop that serves every other request.
   void Execute(const Query& query, Params params, const CallOptions& call,
                ResultCallback done) override;
+  // As Execute, for one key of `lookup` (see Executor::Find); INTERNAL for a key with a NUL byte.
+  void Find(const Lookup& lookup, std::string key, const CallOptions& call,
+            RowCallback done) override;
 
   // Fails every waiting and running request with UNAVAILABLE, closes the connections and
   // joins the loop thread. Idempotent.
@@ -88,20 +107,30 @@ class Pool final : public Executor {
     absl::Time connect_deadline = absl::InfiniteFuture();
   };
 
+  void Submit(Request request);
   void Run();
   void RunCanceller();
   void TakeSubmissions();
   void Dispatch();
+  // The ready connection with room for another batch, least loaded first; slots_.size(): none.
+  size_t PickConnection() const;
+  // Takes what waits, up to the connection's room, and sends it as one batch.
+  Connection::Step SendBatch(Connection& connection);
   void ExpireWaiting(absl::Time now);
   void CancelRunning(absl::Time now);
   void ConnectDue(absl::Time now);
   void HandleEvent(size_t index, uint32_t events);
+  // Answers the callers of a segment whose Sync came back; what must go again goes first in
+  // line. True when a write was refused as read-only.
+  bool FinishSegment(Segment segment);
+  void FinishStatement(Statement& statement, std::deque<Request>& again);
+  // A failed request: answered, or sent again when a cancel meant for another hit it.
+  void FinishWithError(Request request, absl::Status status, std::deque<Request>& again);
   void OnBroken(size_t index);
   void FailAllWaiting(const absl::Status& status);
   void UpdateWatch(size_t index);
   int TimeoutMs(absl::Time now) const;
-  void Finish(Request request, absl::StatusOr<Result> outcome);
-  void Complete(Request request, absl::StatusOr<Result> outcome);
+  void Complete(Request request, absl::Status status);
   void PublishStats();
   void Wake();
 
@@ -134,6 +163,9 @@ class Pool final : public Executor {
   std::atomic<int> in_flight_{0};
   std::atomic<int> waiting_count_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> statements_{0};
+  std::atomic<int64_t> syncs_{0};
 
   std::thread loop_;
   std::thread canceller_;

@@ -1,4 +1,4 @@
-// A named SQL statement. Every statement the service sends is one of these constants, defined
+// Named SQL statements. Every statement the service sends is one of these constants, defined
 // beside the code that runs it; the name is the prepared-statement name, the log field and the
 // metric label.
 #pragma once
@@ -7,8 +7,32 @@
 
 namespace firstsip::db {
 
+// What a statement may share its Sync (its implicit transaction) with.
+enum class Access {
+  // Changes something, or must commit alone: sent as [Execute Sync], its own transaction.
+  kWrite,
+  // One read-only statement: the pool may send it with other reads under one Sync. Their shared
+  // implicit transaction changes nothing for a read (each statement takes its own snapshot in
+  // READ COMMITTED), and a read that fails there is sent again, alone, so it fails no other.
+  kRead,
+};
+
 struct Query {
   // Unique across the process, [a-z0-9_]+; used as the prepared statement's name.
+  absl::string_view name;
+  absl::string_view sql;
+  Access access = Access::kWrite;
+};
+
+// A point read by key: the lookups of one kind that meet in a batch become one statement over
+// the array of their keys, and each caller gets its own row back by key (db/pool.h).
+//
+// `sql` takes $1, the keys as a PostgreSQL array literal (text[] or int8[]: cast it), and
+// returns at most one row per key, whose first column is that key exactly as it was sent
+// (`WHERE id = ANY($1::int8[])` with `id` first, or `unnest($1::text[]) AS k(key)` joined, for
+// keys that the database would compare differently, such as case-insensitive emails). It is
+// read-only: lookups share their Sync with other reads.
+struct Lookup {
   absl::string_view name;
   absl::string_view sql;
 };

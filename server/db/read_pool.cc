@@ -16,10 +16,12 @@ namespace {
 // flushed position is what walsenders may send; a standby's replayed one is what its
 // queries see. A standby promoted meanwhile reports pg_is_in_recovery() false.
 constexpr Query kPrimaryPosition{"read_pool_primary_position",
-                                 "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint"};
+                                 "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint",
+                                 Access::kRead};
 constexpr Query kStandbyPosition{
     "read_pool_standby_position",
-    "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"};
+    "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint",
+    Access::kRead};
 
 int64_t NowNanos() { return absl::GetCurrentTimeNanos(); }
 
@@ -91,31 +93,49 @@ ReadPool::Standby* ReadPool::Pick() {
   return nullptr;
 }
 
-void ReadPool::Execute(const Query& query, Params params, const CallOptions& call,
-                       ResultCallback done) {
+template <typename T, typename Send>
+void ReadPool::Route(const CallOptions& call, Send send,
+                     absl::AnyInvocable<void(absl::StatusOr<T>) &&> done) {
   Standby* standby = Pick();
   if (standby == nullptr) {
     on_primary_.fetch_add(1, std::memory_order_relaxed);
-    primary_.Execute(query, std::move(params), call, std::move(done));
+    send(primary_, std::move(done));
     return;
   }
   on_standby_.fetch_add(1, std::memory_order_relaxed);
-  Params again = params;
-  standby->pool->Execute(query, std::move(params), call,
-                         [this, standby, query, again = std::move(again), call,
-                          done = std::move(done)](absl::StatusOr<Result> result) mutable {
-                           if (result.ok() || !WorthRetryingOnPrimary(result.status(), call)) {
-                             std::move(done)(std::move(result));
-                             return;
-                           }
-                           // Gone: skip it until a probe finds it again, rather than fail reads
-                           // there meanwhile.
-                           if (result.status().code() == absl::StatusCode::kUnavailable) {
-                             standby->usable_until_ns.store(std::numeric_limits<int64_t>::min());
-                           }
-                           retried_on_primary_.fetch_add(1, std::memory_order_relaxed);
-                           primary_.Execute(query, std::move(again), call, std::move(done));
-                         });
+  Executor& pool = *standby->pool;
+  send(pool, [this, standby, send, call, done = std::move(done)](absl::StatusOr<T> result) mutable {
+    if (result.ok() || !WorthRetryingOnPrimary(result.status(), call)) {
+      std::move(done)(std::move(result));
+      return;
+    }
+    // Gone: skip it until a probe finds it again, rather than fail reads there meanwhile.
+    if (result.status().code() == absl::StatusCode::kUnavailable) {
+      standby->usable_until_ns.store(std::numeric_limits<int64_t>::min());
+    }
+    retried_on_primary_.fetch_add(1, std::memory_order_relaxed);
+    send(primary_, std::move(done));
+  });
+}
+
+void ReadPool::Execute(const Query& query, Params params, const CallOptions& call,
+                       ResultCallback done) {
+  Route<Result>(
+      call,
+      [query, params = std::move(params), call](Executor& executor, ResultCallback then) {
+        executor.Execute(query, params, call, std::move(then));
+      },
+      std::move(done));
+}
+
+void ReadPool::Find(const Lookup& lookup, std::string key, const CallOptions& call,
+                    RowCallback done) {
+  Route<LookupRow>(
+      call,
+      [lookup, key = std::move(key), call](Executor& executor, RowCallback then) {
+        executor.Find(lookup, key, call, std::move(then));
+      },
+      std::move(done));
 }
 
 void ReadPool::Probe() {

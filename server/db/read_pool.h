@@ -66,6 +66,8 @@ class ReadPool final : public Executor {
 
   void Execute(const Query& query, Params params, const CallOptions& call,
                ResultCallback done) override;
+  void Find(const Lookup& lookup, std::string key, const CallOptions& call,
+            RowCallback done) override;
 
   // Stops probing and the standbys' pools; reads still waiting on a standby go to the primary.
   // Idempotent. Call before stopping the primary.
@@ -96,6 +98,11 @@ class ReadPool final : public Executor {
   ReadPool(Executor& primary, ReadPoolOptions options,
            std::function<void(const ReadPoolStats&)> observe);
 
+  // Runs send(executor, done) on a usable standby, else on the primary; a read that a standby
+  // failed in a way the primary may not (db/read_pool.cc) is sent again to the primary.
+  template <typename T, typename Send>
+  void Route(const CallOptions& call, Send send,
+             absl::AnyInvocable<void(absl::StatusOr<T>) &&> done);
   void Probe();
   void OnStandbyPosition(Standby& standby, absl::StatusOr<Result> position);
   // Records and, when it changed, logs what the last probe found.

@@ -42,4 +42,13 @@ class Result {
   std::unique_ptr<PGresult, Clear> result_;
 };
 
+// One caller's row of a statement that may have served several callers (a merged Lookup): the
+// statement's rows, shared, and which of them is this caller's.
+struct LookupRow {
+  std::shared_ptr<const Result> result;
+  int index = -1;  // -1: no row has the caller's key
+
+  bool found() const { return index >= 0; }
+};
+
 }  // namespace firstsip::db

@@ -55,9 +55,9 @@ constexpr db::Query kMarkBriefingRead{
     "briefings_mark_read",
     FIRSTSIP_TRANSITION("read_at = now()", "status = 'completed' AND read_at IS NULL", "", "'x'")};
 
-constexpr db::Query kGetBriefing{"briefings_get",
-                                 "SELECT " FIRSTSIP_BRIEFING_COLUMNS
-                                 " FROM briefings b WHERE b.id = $1 AND b.delete_time IS NULL"};
+constexpr db::Lookup kFindBriefings{
+    "briefings_find", "SELECT " FIRSTSIP_BRIEFING_COLUMNS
+                      " FROM briefings b WHERE b.id = ANY($1::int8[]) AND b.delete_time IS NULL"};
 
 constexpr db::Query kDeleteBriefing{
     "briefings_delete",
@@ -94,19 +94,16 @@ void BriefingStore::RunCreate(db::Params params, const db::CallOptions& call, in
                        return std::move(done)(result.status());
                      }
                      AnnounceFrom(*result);
-                     std::move(done)(FirstRow(*result, &BriefingsFromResult,
+                     std::move(done)(FirstRow(*result, &BriefingFromRow,
                                               absl::NotFoundError("user not found (or deleted)")));
                    });
 }
 
 void BriefingStore::Get(int64_t id, const db::CallOptions& call, Done<v1::Briefing> done) {
-  db::Params params;
-  params.Add(id);
-  reads_.Execute(kGetBriefing, std::move(params), call,
-                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                   if (!result.ok()) return std::move(done)(result.status());
-                   std::move(done)(FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id)));
-                 });
+  reads_.Find(kFindBriefings, absl::StrCat(id), call,
+              [id, done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+                std::move(done)(FoundRow(found, &BriefingFromRow, BriefingNotFound(id)));
+              });
 }
 
 void BriefingStore::List(const BriefingListQuery& query, const db::CallOptions& call,
@@ -147,7 +144,7 @@ void BriefingStore::Transition(const db::Query& query, int64_t id, db::Params pa
         if (!result.ok()) return std::move(done)(result.status());
         AnnounceFrom(*result);
         absl::StatusOr<v1::Briefing> briefing =
-            FirstRow(*result, &BriefingsFromResult, BriefingNotFound(id));
+            FirstRow(*result, &BriefingFromRow, BriefingNotFound(id));
         if (!briefing.ok()) return std::move(done)(briefing.status());
         const bool changed = result->Text(0, result->Column("outcome")) == "changed";
         if (!changed && !(unchanged_ok && briefing->status() == from)) {

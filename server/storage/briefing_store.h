@@ -74,7 +74,8 @@ inline constexpr db::Query kListBriefings{
     "  SELECT * FROM briefings x WHERE x.user_id = u.id AND x.delete_time IS NULL AND x.id < $2"
     "    AND ($3::text IS NULL OR x.status = $3) AND (NOT $4 OR x.read_at IS NULL)"
     "  ORDER BY x.id DESC LIMIT $5) b ON true "
-    "WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY b.id DESC"};
+    "WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY b.id DESC",
+    db::Access::kRead};
 
 // Candidates come from the two partial indexes (pending by id, expired leases by expiry),
 // then the oldest one nobody else holds is locked and taken. SKIP LOCKED lets concurrent

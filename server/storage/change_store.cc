@@ -17,7 +17,8 @@ constexpr db::Query kPosition{
     "changes_position",
     "SELECT u.change_seq, $2::int8 = 0 OR EXISTS (SELECT 1 FROM briefing_changes c "
     "  WHERE c.user_id = u.id AND c.change_seq = $2) AS kept "
-    "FROM users u WHERE u.id = $1 AND u.delete_time IS NULL"};
+    "FROM users u WHERE u.id = $1 AND u.delete_time IS NULL",
+    db::Access::kRead};
 
 // Walks the primary key (user_id, change_seq). A change shows the briefing's content only from
 // completion on, and its error message only when it failed: both are written once.
@@ -31,7 +32,8 @@ constexpr db::Query kChangesAfter{
     "  (extract(epoch FROM c.update_time) * 1000000)::int8 AS update_time_us, "
     "  (extract(epoch FROM c.delete_time) * 1000000)::int8 AS delete_time_us, c.change_seq "
     "FROM briefing_changes c JOIN briefings b ON b.id = c.briefing_id "
-    "WHERE c.user_id = $1 AND c.change_seq > $2 ORDER BY c.change_seq LIMIT $3"};
+    "WHERE c.user_id = $1 AND c.change_seq > $2 ORDER BY c.change_seq LIMIT $3",
+    db::Access::kRead};
 
 // Oldest first through the BRIN index on change_time; one replica at a time (the lock is the
 // transaction's, so it goes with the statement).
@@ -54,13 +56,15 @@ constexpr db::Query kAnnounce{"changes_announce",
 constexpr db::Query kRecentlyChanged{
     "changes_recent",
     "SELECT user_id, max(change_seq) FROM briefing_changes "
-    "WHERE change_time > now() - " FIRSTSIP_MICROS_INTERVAL("$1") " GROUP BY user_id"};
+    "WHERE change_time > now() - " FIRSTSIP_MICROS_INTERVAL("$1") " GROUP BY user_id",
+    db::Access::kRead};
 
 // Walks briefings_lease_idx.
 constexpr db::Query kNextLeaseExpiry{
     "changes_next_lease_expiry",
     "SELECT (extract(epoch FROM min(lease_expire_time)) * 1000000)::int8 AS expiry_us "
-    "FROM briefings WHERE status = 'processing' AND delete_time IS NULL"};
+    "FROM briefings WHERE status = 'processing' AND delete_time IS NULL",
+    db::Access::kRead};
 
 }  // namespace
 

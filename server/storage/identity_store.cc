@@ -17,8 +17,9 @@ constexpr char kAccessTokenColumn[] = "access_token";
 constexpr char kRefreshTokenColumn[] = "refresh_token";
 constexpr int kSignInAttempts = 5;
 
-constexpr db::Query kGetIdentity{"identities_get", "SELECT " FIRSTSIP_IDENTITY_COLUMNS
-                                                   " FROM auth_identities i WHERE i.id = $1"};
+constexpr db::Lookup kFindIdentities{"identities_find",
+                                     "SELECT " FIRSTSIP_IDENTITY_COLUMNS
+                                     " FROM auth_identities i WHERE i.id = ANY($1::int8[])"};
 
 // A left join, so "user exists with no identities" (one row, NULL identity) differs from
 // "no such live user" (no row).
@@ -26,10 +27,13 @@ constexpr db::Query kListIdentities{
     "identities_list",
     "SELECT " FIRSTSIP_IDENTITY_COLUMNS
     " FROM users u LEFT JOIN auth_identities i"
-    " ON i.user_id = u.id WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY i.id"};
+    " ON i.user_id = u.id WHERE u.id = $1 AND u.delete_time IS NULL ORDER BY i.id",
+    db::Access::kRead};
 
-constexpr db::Query kIdentityOwner{
-    "identities_owner", "SELECT provider, provider_user_id FROM auth_identities WHERE id = $1"};
+// The provider account an identity's tokens are sealed to.
+constexpr db::Lookup kFindOwners{
+    "identities_find_owners",
+    "SELECT id, provider, provider_user_id FROM auth_identities WHERE id = ANY($1::int8[])"};
 
 constexpr db::Query kUpdateTokens{
     "identities_update_tokens",
@@ -39,11 +43,11 @@ constexpr db::Query kUpdateTokens{
     "  update_time = now() "
     "WHERE i.id = $1 RETURNING " FIRSTSIP_IDENTITY_COLUMNS};
 
-constexpr db::Query kGetTokens{
-    "identities_get_tokens",
-    "SELECT provider, provider_user_id, access_token, refresh_token,"
+constexpr db::Lookup kFindTokens{
+    "identities_find_tokens",
+    "SELECT id, provider, provider_user_id, access_token, refresh_token,"
     " (extract(epoch FROM token_expiry) * 1000000)::int8 AS token_expiry_us"
-    " FROM auth_identities WHERE id = $1"};
+    " FROM auth_identities WHERE id = ANY($1::int8[])"};
 
 constexpr db::Query kDeleteIdentity{"identities_delete",
                                     "DELETE FROM auth_identities WHERE id = $1"};
@@ -82,7 +86,7 @@ absl::Status AddEncryptedTokens(const crypto::TokenCipher& cipher, const TokenUp
 absl::StatusOr<v1::AuthIdentity> OneIdentity(absl::StatusOr<db::Result> result,
                                              absl::Status if_none) {
   if (!result.ok()) return result.status();
-  return FirstRow(*result, &IdentitiesFromResult, std::move(if_none));
+  return FirstRow(*result, &IdentityFromRow, std::move(if_none));
 }
 
 }  // namespace
@@ -143,12 +147,10 @@ void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, in
 }
 
 void IdentityStore::Get(int64_t id, const db::CallOptions& call, Done<v1::AuthIdentity> done) {
-  db::Params params;
-  params.Add(id);
-  reads_.Execute(kGetIdentity, std::move(params), call,
-                 [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                   std::move(done)(OneIdentity(std::move(result), IdentityNotFound(id)));
-                 });
+  reads_.Find(kFindIdentities, absl::StrCat(id), call,
+              [id, done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+                std::move(done)(FoundRow(found, &IdentityFromRow, IdentityNotFound(id)));
+              });
 }
 
 void IdentityStore::ListForUser(int64_t user_id, const db::CallOptions& call,
@@ -171,19 +173,19 @@ void IdentityStore::ListForUser(int64_t user_id, const db::CallOptions& call,
 
 void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db::CallOptions& call,
                                  Done<v1::AuthIdentity> done) {
-  db::Params owner;
-  owner.Add(id);
   // Two statements: the associated data needs the identity's provider account, which never
   // changes once the row exists, so nothing can slip in between that matters.
-  primary_.Execute(
-      kIdentityOwner, std::move(owner), call,
-      [this, id, update, call, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-        if (!result.ok()) return std::move(done)(result.status());
-        if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
+  primary_.Find(
+      kFindOwners, absl::StrCat(id), call,
+      [this, id, update, call,
+       done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+        if (!found.ok()) return std::move(done)(found.status());
+        if (!found->found()) return std::move(done)(IdentityNotFound(id));
+        const db::Result& owner = *found->result;
         db::Params params;
         params.Add(id);
-        if (absl::Status sealed =
-                AddEncryptedTokens(cipher_, update, result->Text(0, 0), result->Text(0, 1), params);
+        if (absl::Status sealed = AddEncryptedTokens(cipher_, update, owner.Text(found->index, 1),
+                                                     owner.Text(found->index, 2), params);
             !sealed.ok()) {
           return std::move(done)(sealed);
         }
@@ -195,33 +197,33 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db
 }
 
 void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done) {
-  db::Params params;
-  params.Add(id);
-  primary_.Execute(
-      kGetTokens, std::move(params), call,
-      [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-        if (!result.ok()) return std::move(done)(result.status());
-        if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
-        absl::string_view provider = result->Text(0, 0);
-        absl::string_view provider_user_id = result->Text(0, 1);
+  primary_.Find(
+      kFindTokens, absl::StrCat(id), call,
+      [this, id, done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+        if (!found.ok()) return std::move(done)(found.status());
+        if (!found->found()) return std::move(done)(IdentityNotFound(id));
+        const db::Result& result = *found->result;
+        const int row = found->index;
+        absl::string_view provider = result.Text(row, 1);
+        absl::string_view provider_user_id = result.Text(row, 2);
         v1::OAuthTokens tokens;
         auto open = [&](int index, absl::string_view column, std::string* out) -> absl::Status {
           FIRSTSIP_ASSIGN_OR_RETURN(std::optional<std::string> sealed,
-                                    result->OptionalBytes(0, index));
+                                    result.OptionalBytes(row, index));
           if (!sealed.has_value()) return absl::OkStatus();
           FIRSTSIP_ASSIGN_OR_RETURN(
               *out, cipher_.Decrypt(*sealed, TokenContext(column, provider, provider_user_id)));
           return absl::OkStatus();
         };
-        if (absl::Status opened = open(2, kAccessTokenColumn, tokens.mutable_access_token());
+        if (absl::Status opened = open(3, kAccessTokenColumn, tokens.mutable_access_token());
             !opened.ok()) {
           return std::move(done)(opened);
         }
-        if (absl::Status opened = open(3, kRefreshTokenColumn, tokens.mutable_refresh_token());
+        if (absl::Status opened = open(4, kRefreshTokenColumn, tokens.mutable_refresh_token());
             !opened.ok()) {
           return std::move(done)(opened);
         }
-        absl::StatusOr<std::optional<int64_t>> expiry = result->OptionalInt64(0, 4);
+        absl::StatusOr<std::optional<int64_t>> expiry = result.OptionalInt64(row, 5);
         if (!expiry.ok()) return std::move(done)(expiry.status());
         if (expiry->has_value()) SetTimestampMicros(**expiry, tokens.mutable_expiry());
         std::move(done)(std::move(tokens));

@@ -12,7 +12,7 @@
 
 namespace firstsip::storage {
 
-absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
+absl::StatusOr<v1::User> UserFromRow(const db::Result& result, int row) {
   const int id = result.Column("id"), email = result.Column("email"), name = result.Column("name"),
             timezone = result.Column("timezone"),
             briefing_time = result.Column("preferred_briefing_time"), role = result.Column("role"),
@@ -20,10 +20,8 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) 
             last_briefing = result.Column("last_briefing_at_us"),
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
             deleted = result.Column("delete_time_us");
-  std::vector<v1::User> users;
-  users.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
-    v1::User& user = users.emplace_back();
+  v1::User user;
+  {
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     user.set_id(id_value);
     user.set_email(std::string(result.Text(row, email)));
@@ -47,10 +45,10 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) 
       if (micros.has_value()) SetTimestampMicros(*micros, (user.*mutable_field)());
     }
   }
-  return users;
+  return user;
 }
 
-absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result) {
+absl::StatusOr<v1::AuthIdentity> IdentityFromRow(const db::Result& result, int row) {
   const int id = result.Column("identity_id"), user_id = result.Column("identity_user_id"),
             provider = result.Column("identity_provider"),
             provider_user_id = result.Column("identity_provider_user_id"),
@@ -59,10 +57,8 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
             has_refresh = result.Column("identity_has_refresh_token"),
             created = result.Column("identity_create_time_us"),
             updated = result.Column("identity_update_time_us");
-  std::vector<v1::AuthIdentity> identities;
-  identities.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
-    v1::AuthIdentity& identity = identities.emplace_back();
+  v1::AuthIdentity identity;
+  {
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     identity.set_id(id_value);
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t user_value, result.Int64(row, user_id));
@@ -83,19 +79,17 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
       if (micros.has_value()) SetTimestampMicros(*micros, (identity.*mutable_field)());
     }
   }
-  return identities;
+  return identity;
 }
 
-absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result) {
+absl::StatusOr<v1::Briefing> BriefingFromRow(const db::Result& result, int row) {
   const int id = result.Column("id"), user_id = result.Column("user_id"),
             status = result.Column("status"), content = result.Column("content"),
             error_message = result.Column("error_message"), read = result.Column("read_at_us"),
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
             deleted = result.Column("delete_time_us");
-  std::vector<v1::Briefing> briefings;
-  briefings.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
-    v1::Briefing& briefing = briefings.emplace_back();
+  v1::Briefing briefing;
+  {
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     briefing.set_id(id_value);
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t user_value, result.Int64(row, user_id));
@@ -120,7 +114,19 @@ absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& 
       if (micros.has_value()) SetTimestampMicros(*micros, (briefing.*mutable_field)());
     }
   }
-  return briefings;
+  return briefing;
+}
+
+absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
+  return EveryRow(result, &UserFromRow);
+}
+
+absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result) {
+  return EveryRow(result, &IdentityFromRow);
+}
+
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result) {
+  return EveryRow(result, &BriefingFromRow);
 }
 
 }  // namespace firstsip::storage

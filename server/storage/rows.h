@@ -3,6 +3,7 @@
 // the session's TimeZone), and the matching function maps the rows.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,6 +57,25 @@
 
 namespace firstsip::storage {
 
+// One row; INTERNAL when a column does not hold what it should.
+absl::StatusOr<v1::User> UserFromRow(const db::Result& result, int row);
+absl::StatusOr<v1::AuthIdentity> IdentityFromRow(const db::Result& result, int row);
+absl::StatusOr<v1::Briefing> BriefingFromRow(const db::Result& result, int row);
+
+// Every row, mapped by `map` (one of the functions above).
+template <typename T>
+absl::StatusOr<std::vector<T>> EveryRow(const db::Result& result,
+                                        absl::StatusOr<T> (*map)(const db::Result&, int)) {
+  std::vector<T> mapped;
+  mapped.reserve(static_cast<size_t>(result.rows()));
+  for (int row = 0; row < result.rows(); ++row) {
+    absl::StatusOr<T> one = map(result, row);
+    if (!one.ok()) return one.status();
+    mapped.push_back(*std::move(one));
+  }
+  return mapped;
+}
+
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result);
@@ -63,12 +83,18 @@ absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& 
 // The first row, mapped by `map` (one of the functions above); `if_none` when there is none.
 template <typename T>
 absl::StatusOr<T> FirstRow(const db::Result& result,
-                           absl::StatusOr<std::vector<T>> (*map)(const db::Result&),
-                           absl::Status if_none) {
-  absl::StatusOr<std::vector<T>> rows = map(result);
-  if (!rows.ok()) return rows.status();
-  if (rows->empty()) return if_none;
-  return std::move(rows->front());
+                           absl::StatusOr<T> (*map)(const db::Result&, int), absl::Status if_none) {
+  if (result.rows() == 0) return if_none;
+  return map(result, 0);
+}
+
+// A lookup's row (db::Executor::Find), mapped by `map`; `if_none` when the key had none.
+template <typename T>
+absl::StatusOr<T> FoundRow(const absl::StatusOr<db::LookupRow>& found,
+                           absl::StatusOr<T> (*map)(const db::Result&, int), absl::Status if_none) {
+  if (!found.ok()) return found.status();
+  if (!found->found()) return if_none;
+  return map(*found->result, found->index);
 }
 
 }  // namespace firstsip::storage

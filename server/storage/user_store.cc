@@ -16,17 +16,21 @@ constexpr db::Query kCreateUser{
     "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
     "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
 
-constexpr db::Query kGetUserByEmail{"users_get_by_email",
-                                    "SELECT " FIRSTSIP_USER_COLUMNS
-                                    " FROM users u "
-                                    "WHERE lower(u.email) = lower($1) AND u.delete_time IS NULL"};
+// Live users by email, compared as the unique index compares them (lower()); each row carries
+// the email it was asked for, as the caller wrote it.
+constexpr db::Lookup kFindUsersByEmail{
+    "users_find_by_email",
+    "SELECT k.email, " FIRSTSIP_USER_COLUMNS
+    " FROM unnest($1::text[]) AS k(email) "
+    "JOIN users u ON lower(u.email) = lower(k.email) AND u.delete_time IS NULL"};
 
 constexpr db::Query kListUsers{
     "users_list",
     "SELECT " FIRSTSIP_USER_COLUMNS
     " FROM users u "
     "WHERE u.id > $1 AND ($2 OR u.delete_time IS NULL) AND ($3::text IS NULL OR u.role = $3) "
-    "ORDER BY u.id LIMIT $4"};
+    "ORDER BY u.id LIMIT $4",
+    db::Access::kRead};
 
 // One statement: the UPDATE re-checks the revision on the latest row version (READ COMMITTED
 // re-evaluates its WHERE after waiting for a concurrent writer), and when nothing was updated
@@ -84,7 +88,7 @@ db::ResultCallback OneUser(absl::Status if_none, Done<v1::User> done) {
   return [if_none = std::move(if_none),
           done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
     if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
-    std::move(done)(FirstRow(*result, &UsersFromResult, if_none));
+    std::move(done)(FirstRow(*result, &UserFromRow, if_none));
   };
 }
 
@@ -104,18 +108,22 @@ void UserStore::Create(const logic::NewUser& user, const db::CallOptions& call,
 
 void UserStore::Get(int64_t id, bool show_deleted, const db::CallOptions& call,
                     Done<v1::User> done) {
-  db::Params params;
-  params.Add(id).Add(show_deleted);
-  reads_.Execute(queries::kGetUser, std::move(params), call,
-                 OneUser(NotFound(id), std::move(done)));
+  reads_.Find(
+      queries::kFindUsers, absl::StrCat(id), call,
+      [id, show_deleted, done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+        absl::StatusOr<v1::User> user = FoundRow(found, &UserFromRow, NotFound(id));
+        if (user.ok() && user->has_delete_time() && !show_deleted) user = NotFound(id);
+        std::move(done)(std::move(user));
+      });
 }
 
 void UserStore::GetByEmail(const std::string& email, const db::CallOptions& call,
                            Done<v1::User> done) {
-  db::Params params;
-  params.Add(email);
-  reads_.Execute(kGetUserByEmail, std::move(params), call,
-                 OneUser(absl::NotFoundError("no live user has this email"), std::move(done)));
+  reads_.Find(kFindUsersByEmail, email, call,
+              [done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
+                std::move(done)(FoundRow(found, &UserFromRow,
+                                         absl::NotFoundError("no live user has this email")));
+              });
 }
 
 void UserStore::List(const UserListQuery& query, const db::CallOptions& call,
@@ -148,7 +156,7 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::Call
           return std::move(done)(absl::AbortedError(
               "user.etag: the user changed since this etag was issued; read it again and retry"));
         }
-        std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
+        std::move(done)(FirstRow(*result, &UserFromRow, NotFound(id)));
       });
 }
 
@@ -169,7 +177,7 @@ void UserStore::Undelete(int64_t id, const db::CallOptions& call, Done<v1::User>
                        return std::move(done)(absl::FailedPreconditionError(
                            absl::StrCat("user ", id, " is not deleted")));
                      }
-                     std::move(done)(FirstRow(*result, &UsersFromResult, NotFound(id)));
+                     std::move(done)(FirstRow(*result, &UserFromRow, NotFound(id)));
                    });
 }
 

@@ -22,10 +22,10 @@ namespace firstsip::storage {
 // Statements the benchmark also hands to pgbench, so both measure the very same SQL.
 namespace queries {
 
-inline constexpr db::Query kGetUser{"users_get",
-                                    "SELECT " FIRSTSIP_USER_COLUMNS
-                                    " FROM users u "
-                                    "WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"};
+// Users by id, for GetUser: the calls that meet in a batch share one statement (db::Lookup).
+// Soft-deleted users come too; the caller decides by show_deleted.
+inline constexpr db::Lookup kFindUsers{
+    "users_find", "SELECT " FIRSTSIP_USER_COLUMNS " FROM users u WHERE u.id = ANY($1::int8[])"};
 
 }  // namespace queries
 

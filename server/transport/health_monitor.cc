@@ -13,7 +13,8 @@ namespace {
 // pg_is_in_recovery: a standby answers reads but not writes, so a pool that reached one (a DSN
 // without target_session_attrs=read-write, during a failover) is not serving.
 constexpr db::Query kSchemaVersion{
-    "health_schema_version", "SELECT version, dirty, pg_is_in_recovery() FROM schema_migrations"};
+    "health_schema_version", "SELECT version, dirty, pg_is_in_recovery() FROM schema_migrations",
+    db::Access::kRead};
 
 }  // namespace
 
