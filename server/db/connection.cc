@@ -88,34 +88,37 @@ Connection::Step Connection::Broken(absl::string_view what) {
 }
 
 Connection::Step Connection::Send(Segment segment) {
-  if (prepare_ && SendPrepares(segment) == Step::kBroken) return Step::kBroken;
+  // Both segments are in flight before anything goes out, so a failure midway leaves every
+  // request where TakeAllInFlight finds it.
+  Segment prepares;
+  prepares.prepares = true;
+  if (prepare_) {
+    for (const Statement& statement : segment.statements) {
+      // Counted as prepared from now on: later statements in this pipeline run after it.
+      if (prepared_.insert(std::string(statement.query.name)).second) {
+        prepares.statements.emplace_back(statement.query);
+      }
+    }
+  }
+  const bool prepare_first = !prepares.statements.empty();
+  if (prepare_first) in_flight_.push_back(std::move(prepares));
   for (const Statement& statement : segment.statements) {
     depth_ += static_cast<int>(statement.requests.size());
   }
   batches_ += segment.ends_batch;
   in_flight_.push_back(std::move(segment));
+  if (prepare_first) {
+    for (const Statement& prepare : in_flight_[in_flight_.size() - 2].statements) {
+      if (PQsendPrepare(conn_, std::string(prepare.query.name).c_str(),
+                        std::string(prepare.query.sql).c_str(), 0, nullptr) != 1) {
+        return Broken("cannot send prepare");
+      }
+    }
+    if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
+  }
   for (const Statement& statement : in_flight_.back().statements) {
     if (SendStatement(statement) == Step::kBroken) return Step::kBroken;
   }
-  if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
-  return Step::kPending;
-}
-
-Connection::Step Connection::SendPrepares(const Segment& segment) {
-  Segment prepares;
-  prepares.prepares = true;
-  for (const Statement& statement : segment.statements) {
-    std::string name(statement.query.name);
-    // Counted as prepared from now on: later statements in this pipeline run after it.
-    if (!prepared_.insert(name).second) continue;
-    std::string sql(statement.query.sql);
-    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) {
-      return Broken("cannot send prepare");
-    }
-    prepares.statements.emplace_back(statement.query);
-  }
-  if (prepares.statements.empty()) return Step::kPending;
-  in_flight_.push_back(std::move(prepares));
   if (PQpipelineSync(conn_) != 1) return Broken("cannot send sync");
   return Step::kPending;
 }

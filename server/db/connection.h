@@ -39,7 +39,7 @@ struct Statement {
   }
 
   Query query;
-  Params keys;                    // a lookup's one parameter
+  Params keys;                    // a lookup's keys
   std::vector<Request> requests;  // who waits for it: one caller, or each key's callers
   absl::StatusOr<Result> outcome = absl::UnknownError("no result");
   bool aborted = false;  // skipped by PostgreSQL after an earlier failure in its segment
@@ -118,7 +118,6 @@ class Connection {
 
  private:
   Step Broken(absl::string_view what);
-  Step SendPrepares(const Segment& segment);
   Step SendStatement(const Statement& statement);
   Step Drain(std::vector<Segment>& completed);
   // What the server said to our own segment of Prepares.

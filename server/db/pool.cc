@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -39,22 +40,6 @@ uint32_t EpollMask(Connection::Interest interest) {
       return 0;
   }
   return 0;
-}
-
-// A PostgreSQL array literal of `keys`, each quoted, so any text is one element.
-std::string ArrayLiteral(const std::vector<absl::string_view>& keys) {
-  std::string literal = "{";
-  for (absl::string_view key : keys) {
-    if (literal.size() > 1) literal.push_back(',');
-    literal.push_back('"');
-    for (char c : key) {
-      if (c == '"' || c == '\\') literal.push_back('\\');
-      literal.push_back(c);
-    }
-    literal.push_back('"');
-  }
-  literal.push_back('}');
-  return literal;
 }
 
 bool CancelledByUs(const absl::Status& status) { return SqlStateOf(status) == "57014"; }
@@ -293,7 +278,7 @@ Connection::Step Pool::SendBatch(Connection& connection) {
     reads.statements.emplace_back(request.query);
     reads.statements.back().requests.push_back(std::move(request));
   }
-  // A lookup's one parameter: the array of its callers' keys, each once.
+  // A lookup goes with its callers' keys, each once (db/lookup_statements.h).
   for (Statement& statement : reads.statements) {
     if (!statement.requests.front().lookup) continue;
     std::vector<absl::string_view> keys;
@@ -301,16 +286,26 @@ Connection::Step Pool::SendBatch(Connection& connection) {
     for (const Request& request : statement.requests) keys.push_back(request.key);
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    statement.keys.Add(ArrayLiteral(keys));
+    std::tie(statement.query, statement.keys) = lookup_statements_.For(statement.query, keys);
   }
   if (!reads.statements.empty()) writes.push_back(std::move(reads));
   writes.back().ends_batch = true;
   requests_.fetch_add(requests, std::memory_order_relaxed);
   syncs_.fetch_add(static_cast<int64_t>(writes.size()), std::memory_order_relaxed);
-  for (Segment& segment : writes) {
-    statements_.fetch_add(static_cast<int64_t>(segment.statements.size()),
+  for (size_t i = 0; i < writes.size(); ++i) {
+    statements_.fetch_add(static_cast<int64_t>(writes[i].statements.size()),
                           std::memory_order_relaxed);
-    if (connection.Send(std::move(segment)) == Connection::Step::kBroken) {
+    if (connection.Send(std::move(writes[i])) == Connection::Step::kBroken) {
+      // What never reached the connection waits for another, first in line, in order (what did
+      // reach it fails with the connection).
+      for (size_t k = writes.size(); k-- > i + 1;) {
+        for (auto s = writes[k].statements.rbegin(); s != writes[k].statements.rend(); ++s) {
+          for (auto r = s->requests.rbegin(); r != s->requests.rend(); ++r) {
+            --r->attempts;
+            waiting_.push_front(std::move(*r));
+          }
+        }
+      }
       return Connection::Step::kBroken;
     }
   }
@@ -611,7 +606,7 @@ void Pool::Complete(Request request, absl::Status status) {
   if (!SqlStateOf(status).empty() || status.code() == absl::StatusCode::kUnavailable) {
     errors_.fetch_add(1, std::memory_order_relaxed);
   }
-  request.Fail(std::move(status));
+  request.Fail(Detached(status));
 }
 
 void Pool::PublishStats() {

@@ -31,6 +31,7 @@
 #include "db/call_options.h"
 #include "db/connection.h"
 #include "db/executor.h"
+#include "db/lookup_statements.h"
 #include "db/params.h"
 #include "db/query.h"
 
@@ -149,6 +150,7 @@ class Pool final : public Executor {
   // Loop-thread state.
   std::vector<std::unique_ptr<Slot>> slots_;
   std::deque<Request> waiting_;
+  LookupStatements lookup_statements_;
   bool unreachable_ = false;
   std::mt19937_64 jitter_{std::random_device{}()};
 

@@ -27,11 +27,12 @@ struct Query {
 // A point read by key: the lookups of one kind that meet in a batch become one statement over
 // the array of their keys, and each caller gets its own row back by key (db/pool.h).
 //
-// `sql` takes $1, the keys as a PostgreSQL array literal (text[] or int8[]: cast it), and
-// returns at most one row per key, whose first column is that key exactly as it was sent
-// (`WHERE id = ANY($1::int8[])` with `id` first, or `unnest($1::text[]) AS k(key)` joined, for
-// keys that the database would compare differently, such as case-insensitive emails). It is
-// read-only: lookups share their Sync with other reads.
+// `sql` takes $1, the array of keys (cast it: `$1::int8[]`, `$1::text[]`), and returns at most
+// one row per key, whose first column is that key exactly as it was sent (`WHERE id =
+// ANY($1::int8[])` with `id` first, or `unnest($1::text[]) AS k(key)` joined, for keys that the
+// database would compare differently, such as case-insensitive emails). The pool writes $1 out
+// as ARRAY[$1, ..., $n] (db/lookup_statements.h). It is read-only: lookups share their Sync with
+// other reads.
 struct Lookup {
   absl::string_view name;
   absl::string_view sql;

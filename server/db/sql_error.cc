@@ -49,6 +49,15 @@ absl::Status ConnectionLost(absl::string_view detail) {
   return absl::UnavailableError(absl::StrCat("database unavailable: ", detail));
 }
 
+absl::Status Detached(const absl::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status copy(status.code(), std::string(status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    copy.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return copy;
+}
+
 std::string SqlStateOf(const absl::Status& status) {
   auto payload = status.GetPayload(kSqlStatePayload);
   return payload ? std::string(*payload) : std::string();

@@ -33,6 +33,12 @@ std::string SqlStateOf(const absl::Status& status);
 // The constraint named by a 23xxx error, or "".
 std::string ConstraintOf(const absl::Status& status);
 
+// A copy of `status` that shares nothing with it. absl::Status copies share one reference-counted
+// body; the engine's thread drops its copy while the caller's thread reads its own, and since
+// Debian's Abseil is not built for ThreadSanitizer, the shared count looks like a race to it.
+// Handing each caller a body of its own keeps the sanitizer's view exact.
+absl::Status Detached(const absl::Status& status);
+
 // True when `sqlstate` means the connection is unusable afterwards (class 08, admin shutdown).
 bool IsConnectionFatal(absl::string_view sqlstate);
 

@@ -42,6 +42,21 @@ Metrics::Metrics()
                      .Help("statements that failed in PostgreSQL or lost their connection, by "
                            "pool")
                      .Register(*registry_)),
+      db_requests_(prometheus::BuildCounter()
+                       .Name("firstsip_db_requests_total")
+                       .Help("requests the pool sent PostgreSQL (statements and lookups of "
+                             "callers, sent again ones included), by pool")
+                       .Register(*registry_)),
+      db_statements_(prometheus::BuildCounter()
+                         .Name("firstsip_db_statements_total")
+                         .Help("statements that carried them: one carries each lookup of a kind "
+                               "in a batch, by pool")
+                         .Register(*registry_)),
+      db_syncs_(prometheus::BuildCounter()
+                    .Name("firstsip_db_syncs_total")
+                    .Help("Syncs that closed those statements: one per write, one per batch of "
+                          "reads; requests / syncs is the mean batch, by pool")
+                    .Register(*registry_)),
       replica_lag_(prometheus::BuildGauge()
                        .Name("firstsip_db_replica_lag_seconds")
                        .Help("how long the oldest change a read replica has not replayed has "
@@ -126,6 +141,9 @@ void Metrics::RecordPool(const std::string& pool, const db::PoolStats& stats) {
   in_flight_.Add({{"pool", pool}}).Set(stats.in_flight);
   std::lock_guard<std::mutex> lock(mutex_);
   AddNew(db_errors_.Add({{"pool", pool}}), "errors " + pool, stats.errors);
+  AddNew(db_requests_.Add({{"pool", pool}}), "requests " + pool, stats.requests);
+  AddNew(db_statements_.Add({{"pool", pool}}), "statements " + pool, stats.statements);
+  AddNew(db_syncs_.Add({{"pool", pool}}), "syncs " + pool, stats.syncs);
 }
 
 void Metrics::RecordReadPool(const db::ReadPoolStats& stats) {

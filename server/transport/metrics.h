@@ -54,6 +54,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& waiting_;
   prometheus::Family<prometheus::Gauge>& in_flight_;
   prometheus::Family<prometheus::Counter>& db_errors_;
+  prometheus::Family<prometheus::Counter>& db_requests_;
+  prometheus::Family<prometheus::Counter>& db_statements_;
+  prometheus::Family<prometheus::Counter>& db_syncs_;
   prometheus::Family<prometheus::Gauge>& replica_lag_;
   prometheus::Family<prometheus::Gauge>& replica_usable_;
   prometheus::Family<prometheus::Counter>& reads_;

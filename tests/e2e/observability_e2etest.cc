@@ -75,6 +75,15 @@ TEST_F(ObservabilityTest, MetricsCountCallsByCodeAndShowThePoolAndSchema) {
   EXPECT_EQ(MetricValue(body, {"firstsip_db_waiting_requests"}), 0) << body;
   EXPECT_EQ(MetricValue(body, {"firstsip_schema_version"}), 5) << body;
   EXPECT_GE(MetricValue(body, {"firstsip_db_errors_total"}), 0) << body;
+  // The create and the three reads at least, each sent once; no statement or Sync without one.
+  double requests = MetricValue(body, {"firstsip_db_requests_total{", "pool=\"primary\""});
+  double statements = MetricValue(body, {"firstsip_db_statements_total{", "pool=\"primary\""});
+  double syncs = MetricValue(body, {"firstsip_db_syncs_total{", "pool=\"primary\""});
+  EXPECT_GE(requests, 4) << body;
+  EXPECT_GE(statements, 1) << body;
+  EXPECT_LE(statements, requests) << body;
+  EXPECT_GE(syncs, 1) << body;
+  EXPECT_LE(syncs, statements) << body;
 }
 
 TEST_F(ObservabilityTest, LogsAreOneJsonObjectPerLineWithTheCallAndNeverASecret) {

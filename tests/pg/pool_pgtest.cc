@@ -435,8 +435,9 @@ TEST(PoolRestartTest, RecoversWhenTheDatabaseServerRestarts) {
   std::system((script + " stop " + dir + "; rm -rf " + dir).c_str());
 }
 
-// Through PgBouncer 1.18 in transaction mode: unnamed statements, with and without pipelining,
-// more client connections than server connections, and failing statements among the others.
+// Through PgBouncer 1.18 in transaction mode: unnamed statements, with and without batches,
+// more client connections than server connections, and failing statements among the others:
+// writes (a Sync each), reads (sharing Syncs) and lookups (merged by kind).
 class PoolThroughPgBouncerTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(PoolThroughPgBouncerTest, UnnamedStatementsAnswerEveryRequestCorrectly) {
@@ -453,34 +454,55 @@ TEST_P(PoolThroughPgBouncerTest, UnnamedStatementsAnswerEveryRequestCorrectly) {
   constexpr Query kFail{"test_fail", "SELECT 1 / ($1::int8 - $1::int8)"};
   constexpr Query kSlowAddOne{"test_slow_add_one",
                               "SELECT $1::int8 + 1 FROM pg_sleep(0.001 * ($1::int8 % 3))"};
-  constexpr int kRequests = 600;
-  std::vector<std::promise<absl::StatusOr<Result>>> promises(kRequests);
+  constexpr Query kReadFail{"test_read_fail", "SELECT 1 / ($1::int8 - $1::int8)", Access::kRead};
+  constexpr Query kReadAddOne{"test_read_add_one", "SELECT $1::int8 + 1", Access::kRead};
+  // Each key's successor; the key 0 fails the merged statement (and then only itself).
+  constexpr Lookup kFindNext{"test_find_next",
+                             "SELECT k, k + 1, 1 / k FROM unnest($1::int8[]) AS k"};
+  constexpr int kRequests = 800;
+  std::vector<std::promise<absl::StatusOr<int64_t>>> promises(kRequests);
+  auto deadline = [] { return CallOptions::WithDeadline(absl::Now() + absl::Seconds(15)); };
   for (int i = 0; i < kRequests; ++i) {
-    Params params;
-    params.Add(int64_t{i});
-    const Query& query = i % 7 == 0 ? kFail : (i % 5 == 0 ? kSlowAddOne : kAddOne);
-    pool.Execute(query, std::move(params),
-                 CallOptions::WithDeadline(absl::Now() + absl::Seconds(15)),
-                 [&promises, i](absl::StatusOr<Result> result) {
-                   promises[i].set_value(std::move(result));
-                 });
+    auto answer = [&promises, i](absl::StatusOr<Result> result) {
+      // Detached: the status crosses to the test's thread (db/sql_error.h says why).
+      promises[i].set_value(result.ok() ? result->Int64(0, 0) : Detached(result.status()));
+    };
+    const bool fails = i % 7 == 0;
+    switch (i % 4) {
+      case 0:
+        pool.Execute(fails ? kFail : (i % 5 == 0 ? kSlowAddOne : kAddOne), Params().Add(int64_t{i}),
+                     deadline(), answer);
+        break;
+      case 1:
+        pool.Execute(fails ? kReadFail : kReadAddOne, Params().Add(int64_t{i}), deadline(), answer);
+        break;
+      default:
+        pool.Find(kFindNext, std::to_string(fails ? 0 : i), deadline(),
+                  [&promises, i](absl::StatusOr<LookupRow> row) {
+                    if (!row.ok()) return promises[i].set_value(Detached(row.status()));
+                    if (!row->found()) return promises[i].set_value(absl::NotFoundError("none"));
+                    promises[i].set_value(row->result->Int64(row->index, 1));
+                  });
+    }
   }
   int wrong = 0;
   int most_in_flight = 0;
   for (int i = 0; i < kRequests; ++i) {
     most_in_flight = std::max(most_in_flight, pool.stats().in_flight);
-    absl::StatusOr<Result> result = promises[i].get_future().get();
-    bool right = i % 7 == 0 ? SqlStateOf(result.status()) == "22012"
-                            : result.ok() && *result->Int64(0, 0) == i + 1;
+    absl::StatusOr<int64_t> result = promises[i].get_future().get();
+    bool right =
+        i % 7 == 0 ? SqlStateOf(result.status()) == "22012" : result.ok() && *result == i + 1;
     if (!right && wrong++ < 3) {
       ADD_FAILURE() << "request " << i << ": "
-                    << (result.ok() ? std::to_string(*result->Int64(0, 0))
-                                    : result.status().ToString());
+                    << (result.ok() ? std::to_string(*result) : result.status().ToString());
     }
   }
   EXPECT_EQ(wrong, 0) << (*bouncer)->log();
   if (GetParam() > 1) {
     EXPECT_GT(most_in_flight, options.size) << "several statements at once on a connection";
+    PoolStats stats = pool.stats();
+    EXPECT_LT(stats.syncs, stats.requests) << "reads shared Syncs";
+    EXPECT_LT(stats.statements, stats.requests) << "lookups were merged";
   }
 }
 

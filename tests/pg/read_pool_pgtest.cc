@@ -19,6 +19,9 @@ namespace firstsip::db {
 namespace {
 
 constexpr Query kWhere{"test_read_where", "SELECT pg_is_in_recovery()"};
+// A lookup answering, for each key, whether the server that ran it is a standby.
+constexpr Lookup kFindWhere{"test_find_where",
+                            "SELECT k, pg_is_in_recovery() FROM unnest($1::int8[]) AS k"};
 
 class ReadPoolTest : public ::testing::Test {
  protected:
@@ -57,6 +60,18 @@ class ReadPoolTest : public ::testing::Test {
     absl::StatusOr<Result> result = future.get();
     if (!result.ok()) return result.status();
     return result->Bool(0, 0);
+  }
+
+  // As ReadOnStandby, for a lookup (Executor::Find).
+  absl::StatusOr<bool> FindOnStandby() {
+    std::promise<absl::StatusOr<LookupRow>> promise;
+    auto future = promise.get_future();
+    reads_->Find(kFindWhere, "7", CallOptions::WithDeadline(absl::Now() + absl::Seconds(10)),
+                 [&promise](absl::StatusOr<LookupRow> row) { promise.set_value(std::move(row)); });
+    absl::StatusOr<LookupRow> row = future.get();
+    if (!row.ok()) return row.status();
+    if (!row->found()) return absl::NotFoundError("no row for the key");
+    return row->result->Bool(row->index, 1);
   }
 
   // Waits until standby `index` is (or is not) in use.
@@ -112,6 +127,21 @@ TEST_F(ReadPoolTest, ReadsRunOnTheStandbyUntilItFallsBehindAndAgainOnceItCatches
   EXPECT_GE(stats.on_standby, 2);
   EXPECT_GE(stats.on_primary, 1);
   EXPECT_GT(observed_.load(), 0) << "the observer hears of every probe";
+}
+
+TEST_F(ReadPoolTest, LookupsRunOnTheStandbyAndOnThePrimaryWhileItLags) {
+  StartReads(cluster_.StandbyDsn(), absl::Milliseconds(300));
+  ASSERT_TRUE(WaitUsable(0, true));
+  EXPECT_EQ(FindOnStandby().value_or(false), true);
+  ASSERT_TRUE(cluster_.SetStandbyReplay(false));
+  auto writer = BlockingConnection::Open(cluster_.PrimaryDsn());
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Exec("CREATE TABLE lookup_lag_marker (id int)").ok());
+  ASSERT_TRUE(WaitUsable(0, false));
+  EXPECT_EQ(FindOnStandby().value_or(true), false) << "the primary answers";
+  ASSERT_TRUE(cluster_.SetStandbyReplay(true));
+  ASSERT_TRUE(WaitUsable(0, true));
+  EXPECT_EQ(FindOnStandby().value_or(false), true);
 }
 
 TEST_F(ReadPoolTest, OfSeveralHostsOnlyTheStandbysAreUsedNeverAPrimary) {
