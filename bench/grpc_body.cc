@@ -1,6 +1,12 @@
-// firstsip-grpc-body: the fixed request bodies h2load sends, and the proof that a server answers
-// them OK (h2load counts any HTTP 200 as a success, even when the gRPC status in the trailers
-// is an error).
+// firstsip-grpc-body: the request bodies the load generators send, and the proof that a server
+// answers them OK with the right content (the generators see only each call's status).
+//
+//   firstsip-grpc-body bodies DIR USERS LIST_USERS
+//       writes DIR/RPC.bodies for get_user, list_briefings, sign_in and create_briefing: many
+//       requests, one gRPC frame each (see below), for firstsip-h2load to send in turn. GetUser
+//       and SignIn go through users (identities sub-N) 1..USERS in a shuffled order;
+//       ListBriefings asks for a page of 20 of users 1..LIST_USERS, which hold the seeded
+//       briefings; CreateBriefing adds briefings to the others only, so the pages stay as seeded.
 //
 //   firstsip-grpc-body write DIR GET_USER_ID LIST_USER_ID PAGE_SIZE
 //       writes DIR/get_user.bin (GetUserRequest) and DIR/list_briefings.bin
@@ -11,16 +17,20 @@
 //       so exactly the bytes h2load sends. Exits 0 and prints the serialized response's size in
 //       bytes only when the status is OK and the response answers the request: GetUser the same
 //       id with an email; ListBriefings a full page of that user's briefings, each with content.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "firstsip/v1/briefing.pb.h"
+#include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -74,12 +84,62 @@ int Write(const std::string& dir, int64_t get_user_id, int64_t list_user_id, int
   return 0;
 }
 
+int WriteBodies(const std::string& dir, int64_t users, int64_t list_users) {
+  std::vector<int64_t> order(static_cast<size_t>(users));
+  for (int64_t i = 0; i < users; ++i) order[static_cast<size_t>(i)] = i + 1;
+  std::mt19937_64 random(20261207);
+  std::shuffle(order.begin(), order.end(), random);
+  std::string get_user, sign_in, list, create;
+  for (int64_t id : order) {
+    firstsip::v1::GetUserRequest get;
+    get.set_id(id);
+    get_user += Frame(get);
+    firstsip::v1::SignInRequest in;
+    in.set_provider("google");
+    in.set_provider_user_id("sub-" + std::to_string(id));
+    in.set_email("user" + std::to_string(id) + "@bench.local");
+    in.mutable_tokens()->set_access_token("ya29.bench-access-" + std::to_string(id));
+    sign_in += Frame(in);
+    if (id <= list_users) {
+      firstsip::v1::ListBriefingsRequest page;
+      page.set_user_id(id);
+      page.set_page_size(20);
+      list += Frame(page);
+    } else {
+      firstsip::v1::CreateBriefingRequest briefing;
+      briefing.set_user_id(id);
+      create += Frame(briefing);
+    }
+  }
+  for (const auto& [name, bytes] :
+       {std::pair{"get_user", &get_user}, std::pair{"sign_in", &sign_in},
+        std::pair{"list_briefings", &list}, std::pair{"create_briefing", &create}}) {
+    if (!WriteFile(dir + "/" + name + ".bodies", *bytes)) {
+      return Fail("cannot write the bodies into " + dir);
+    }
+  }
+  return 0;
+}
+
+// The first frame of a .bodies file (or the whole of a .bin one).
+bool FirstFrame(const std::string& bytes, std::string* frame) {
+  if (bytes.size() < 5) return false;
+  uint32_t size = 0;
+  for (int i = 1; i <= 4; ++i) size = (size << 8) | static_cast<unsigned char>(bytes[i]);
+  if (bytes.size() < 5 + static_cast<size_t>(size)) return false;
+  *frame = bytes.substr(0, 5 + size);
+  return true;
+}
+
 int Check(const std::string& target, const std::string& rpc, const std::string& body_path) {
   std::ifstream file(body_path, std::ios::binary);
   if (!file) return Fail("cannot read " + body_path);
-  std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string body;
   std::string request;
-  if (!Unframe(body, &request)) return Fail(body_path + " is not one uncompressed gRPC message");
+  if (!FirstFrame(bytes, &body) || !Unframe(body, &request)) {
+    return Fail(body_path + " does not start with an uncompressed gRPC message");
+  }
   const char* method = rpc == "get_user" ? kGetUser : rpc == "list_briefings" ? kListBriefings : "";
   if (*method == '\0') return Fail("unknown rpc " + rpc + " (get_user | list_briefings)");
 
@@ -145,9 +205,13 @@ int main(int argc, char** argv) {
   if (args.size() == 5 && args[0] == "write") {
     return Write(args[1], std::stoll(args[2]), std::stoll(args[3]), std::stoi(args[4]));
   }
+  if (args.size() == 4 && args[0] == "bodies") {
+    return WriteBodies(args[1], std::stoll(args[2]), std::stoll(args[3]));
+  }
   if (args.size() == 4 && args[0] == "check") return Check(args[1], args[2], args[3]);
   std::fprintf(stderr,
                "usage: firstsip-grpc-body write DIR GET_USER_ID LIST_USER_ID PAGE_SIZE\n"
+               "       firstsip-grpc-body bodies DIR USERS LIST_USERS\n"
                "       firstsip-grpc-body check TARGET get_user|list_briefings BODY\n");
   return 2;
 }

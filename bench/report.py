@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
-"""Helpers for bench/run.sh: read h2load's and pgbench's output, scrape the service's
-Prometheus counters, and write the summary (markdown) from results.tsv.
+"""Helpers for bench/run.sh: CPU time of processes, pgbench's output, the service's Prometheus
+counters, and the summary (markdown) of the alternating rounds in results.tsv.
 
-  report.py h2load STDOUT LOG SECONDS MESSAGE_BYTES
-      One h2load point (run without --warm-up-time, see run.sh). Prints
-      "calls errors rps p50_ms p99_ms p999_ms" tab-separated. h2load counts any HTTP 200 as a
-      success, even when the gRPC status in the trailers is an error; but an error carries no
-      message, and an OK answer to a fixed request is always the same 5 + MESSAGE_BYTES bytes
-      of DATA, so the DATA h2load received must come to that for every call it counted. Exits 1,
-      saying why, when it does not, or on any failed, errored, timed-out or non-2xx request.
-  report.py pgbench STDOUT DEPTH
-      Prints "transactions statements statements_per_second" (TPS x DEPTH).
+  report.py ticks PID
+      Prints the CPU time (user + system, clock ticks) PID has used.
+  report.py pgticks POSTMASTER_PID
+      Prints the CPU time (clock ticks) of the whole PostgreSQL server: the postmaster, every
+      process it started that is still running, and (cutime + cstime) every one it has reaped,
+      so backends that came and went during a point (pgbench's) are counted too.
+  report.py pgbench STDOUT STATEMENTS_PER_TRANSACTION
+      Prints "transactions statements statements_per_second p50_ms p99_ms p999_ms" from
+      pgbench's output and its --log files (latencies per transaction).
   report.py calls METRICS_URL METHOD
       Prints "ok reset other": firstsip_grpc_requests_total for METHOD with code OK; with
-      CANCELLED or INVALID_ARGUMENT, which is what the service records for the streams h2load
-      resets when its time is up (INVALID_ARGUMENT when the reset came before the request
-      message: the service then reads an empty request); and with any other code.
+      CANCELLED or INVALID_ARGUMENT, which is what the service records for the calls in flight
+      when a load generator hangs up at the end of its time; and with any other code.
+  report.py dbsent METRICS_URL
+      Prints "requests statements syncs" the service's primary pool has sent PostgreSQL
+      (firstsip_db_*_total{pool="primary"}, updated by the service once a second).
   report.py summary RESULTS_TSV META_FILE
       Writes the summary (markdown) to stdout. META_FILE holds key=value lines from run.sh.
 """
+import glob
+import os
 import re
+import statistics
 import sys
 import urllib.request
 from collections import defaultdict
@@ -32,54 +37,41 @@ def fail(message):
     sys.exit(1)
 
 
+def stat_fields(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        text = f.read()
+    # The command name is in parentheses and may hold spaces: fields start after the last ')'.
+    return text[text.rindex(")") + 2:].split()
+
+
+def ticks(pid):
+    fields = stat_fields(pid)  # fields[0] is state (field 3): utime is field 14
+    print(int(fields[11]) + int(fields[12]))
+
+
+def pgticks(postmaster):
+    fields = stat_fields(postmaster)
+    total = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    for path in glob.glob("/proc/[0-9]*/stat"):
+        pid = path.split("/")[2]
+        if pid == postmaster:
+            continue
+        try:
+            child = stat_fields(pid)
+        except (OSError, ValueError):
+            continue  # gone meanwhile: its time is in the postmaster's cutime once reaped
+        if child[1] == postmaster:
+            total += int(child[11]) + int(child[12])
+    print(total)
+
+
 def percentile(sorted_values, fraction):
     if not sorted_values:
         return 0
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def h2load(stdout_path, log_path, seconds, message_bytes):
-    text = open(stdout_path).read()
-    requests = re.search(
-        r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
-        r"(\d+) errored, (\d+) timeout", text)
-    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
-    traffic = re.search(r"traffic: .*\((\d+)\) data", text)
-    if not requests or not codes or not traffic:
-        fail("cannot read h2load's output %s:\n%s" % (stdout_path, text[-2000:]))
-    started, done, succeeded, failed, errored, timeout = (
-        int(requests.group(i)) for i in range(2, 8))
-    status_2xx = int(codes.group(1))
-    data = int(traffic.group(1))
-    if failed or errored or timeout or status_2xx != succeeded or succeeded != done or not done:
-        fail("h2load: %d done, %d succeeded, %d failed, %d errored, %d timeout, %d 2xx"
-             % (done, succeeded, failed, errored, timeout, status_2xx))
-    frame = 5 + message_bytes
-    # Streams still open when h2load stops (started - done) may have delivered their message.
-    if not done * frame <= data <= started * frame:
-        fail("h2load received %d bytes of DATA for %d calls (%d started): %d-byte OK answers "
-             "make %d; %d calls answered no message (gRPC errors?)"
-             % (data, done, started, frame, done * frame, (done * frame - data + frame - 1)
-                // frame))
-    latencies = []
-    statuses = defaultdict(int)
-    with open(log_path) as log:
-        for line in log:
-            fields = line.split("\t")
-            if len(fields) >= 3:
-                statuses[fields[1]] += 1
-                latencies.append(int(fields[2]))
-    if set(statuses) - {"200"}:
-        fail("h2load's log has HTTP statuses other than 200: %s" % dict(statuses))
-    if len(latencies) != done:
-        fail("h2load's log %s has %d calls, its summary %d" % (log_path, len(latencies), done))
-    latencies.sort()
-    print("%d\t0\t%.0f\t%.3f\t%.3f\t%.3f" % (
-        done, done / seconds, percentile(latencies, 0.50) / 1000,
-        percentile(latencies, 0.99) / 1000, percentile(latencies, 0.999) / 1000))
-
-
-def pgbench(stdout_path, depth):
+def pgbench(stdout_path, per_transaction):
     text = open(stdout_path).read()
     processed = re.search(r"number of transactions actually processed: (\d+)", text)
     tps = re.search(r"tps = ([0-9.]+)", text)
@@ -88,8 +80,18 @@ def pgbench(stdout_path, depth):
         fail("cannot read pgbench's output %s:\n%s" % (stdout_path, text[-2000:]))
     if failed and int(failed.group(1)):
         fail("pgbench: %s failed transactions" % failed.group(1))
-    print("%d\t%d\t%.0f" % (int(processed.group(1)), int(processed.group(1)) * depth,
-                            float(tps.group(1)) * depth))
+    latencies = []
+    for log in glob.glob(stdout_path + ".log*"):
+        for line in open(log):
+            parts = line.split()
+            if len(parts) >= 3:
+                latencies.append(int(parts[2]) / 1000.0)
+        os.remove(log)
+    latencies.sort()
+    transactions = int(processed.group(1))
+    print("%d\t%d\t%.0f\t%.3f\t%.3f\t%.3f" % (
+        transactions, transactions * per_transaction, float(tps.group(1)) * per_transaction,
+        percentile(latencies, 0.5), percentile(latencies, 0.99), percentile(latencies, 0.999)))
 
 
 def calls(url, method):
@@ -110,8 +112,21 @@ def calls(url, method):
     print("%d\t%d\t%d" % (ok, reset, other))
 
 
+def dbsent(url):
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    sent = {}
+    for name in ["requests", "statements", "syncs"]:
+        match = re.search(r'^firstsip_db_%s_total\{pool="primary"\} ([0-9.e+]+)$' % name, text, re.M)
+        sent[name] = int(float(match.group(1))) if match else 0
+    print("%d\t%d\t%d" % (sent["requests"], sent["statements"], sent["syncs"]))
+
+
 # ---------------------------------------------------------------------------------------------
 # Summary.
+
+COLUMNS = ["system", "rpc", "concurrency", "round", "order", "generator", "calls", "errors",
+           "rps", "p50_ms", "p99_ms", "p999_ms", "server_us", "pg_us", "gen_us", "rss_kb",
+           "hwm_kb", "per_sync", "per_statement"]
 
 
 def number(value):
@@ -127,13 +142,29 @@ def fmt(value, digits=0):
     return "%.*f" % (digits, value)
 
 
-def ratio(a, b):
-    return fmt(a / b, 2) if a is not None and b else "-"
-
-
-def mean(values):
+def median(values):
     values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
+    return statistics.median(values) if values else None
+
+
+def spread(values, digits=0):
+    """median (min-max)"""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    return "%s (%s–%s)" % (fmt(statistics.median(values), digits), fmt(min(values), digits),
+                           fmt(max(values), digits))
+
+
+def per_round_ratios(rows, a, b, key="rps"):
+    """a/b within each round, where both were measured: the alternation pairs them."""
+    by_round = defaultdict(dict)
+    for row in rows:
+        by_round[row["round"]][row["system"]] = number(row[key])
+    return [r[a] / r[b] for r in by_round.values()
+            if r.get(a) is not None and r.get(b)]
 
 
 def summary(results_path, meta_path):
@@ -142,170 +173,97 @@ def summary(results_path, meta_path):
         if "=" in line:
             key, value = line.rstrip("\n").split("=", 1)
             meta[key] = value
-    levels = [int(c) for c in meta["levels"].split()]
-    rpcs = meta["rpcs"].split()
     rows = []
-    with open(results_path) as results:
-        header = results.readline().rstrip("\n").split("\t")
-        for line in results:
+    with open(results_path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
             rows.append(dict(zip(header, line.rstrip("\n").split("\t"))))
+    rounds = int(meta.get("rounds", "1"))
+    out = [meta.get("header", ""), ""]
+    if rounds < 5:
+        out += ["**%d rounds: too few to claim a ratio** (medians of at least 5 alternating "
+                "rounds are what this page rests on)." % rounds, ""]
+    out += ["Each cell: median of the rounds (lowest–highest). Ratios are taken within each "
+            "round, where the systems ran one after the other, and then summarised the same way. "
+            "CPU µs per call: the server process, every PostgreSQL process, and the load "
+            "generator, over the point's calls (warm-up included).", ""]
 
-    # points[system][rpc, c] -> list of rows (one per round)
-    points = defaultdict(lambda: defaultdict(list))
+    groups = defaultdict(list)
     for row in rows:
-        points[row["system"]][row["rpc"], int(row["concurrency"])].append(row)
+        groups[(row["rpc"], int(row["concurrency"]))].append(row)
 
-    def field(system, rpc, c, name):
-        return mean(number(r[name]) for r in points[system].get((rpc, c), []))
-
-    def best(system, rpc):
-        values = [field(system, r, c, "rps") for (r, c) in points[system] if r == rpc]
-        values = [v for v in values if v is not None]
-        return max(values) if values else None
-
-    has_go = bool(points["go"])
-    has_b = bool(points["service-b"])
-    bare_best = best("bare", "get_user")
-    # The database side of the limit: pgbench's pipelined figure, or the plain one where that is
-    # higher (a design need not pipeline; pipelined SignIns share one transaction per pipeline).
-    limit = {}
-    limit_from = {}
+    limit_note = []
     for rpc in CALLS:
-        piped, plain = best("pgbench-pipeline", rpc), best("pgbench", rpc)
-        database = max(v for v in (piped, plain, 0) if v is not None)
-        if bare_best and database:
-            limit[rpc] = 1 / (1 / bare_best + 1 / database)
-            limit_from[rpc] = "" if piped is not None and piped >= database else " (plain)"
-
-    out = []
-    w = out.append
-    w(meta.get("header", ""))
-    w("")
-    w("| call | c | load gen | service RPS | p50 ms | p99 ms | p999 ms | Go RPS | p50 ms | "
-      "p99 ms | p999 ms | service / Go | service / bare | service / limit | "
-      "gen µs/call service | gen µs/call Go |")
-    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for rpc in rpcs:
+        levels = sorted(c for (r, c) in groups if r == rpc)
+        if not levels:
+            continue
+        out += ["### %s" % rpc, ""]
+        out += ["| c | system | calls/s | p50 ms | p99 ms | p999 ms | server µs/call | "
+                "PostgreSQL µs/call | load gen µs/call | RSS MiB | calls per Sync | calls per "
+                "statement |",
+                "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        ratio_lines = []
         for c in levels:
-            s = lambda name: field("service", rpc, c, name)
-            g = lambda name: field("go", rpc, c, name)
-            gen = next((r["generator"] for r in points["service"].get((rpc, c), [])), "-")
-            bare = field("bare", "get_user", c, "rps") if rpc == "get_user" else None
-            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-              % (rpc, c, gen, fmt(s("rps")), fmt(s("p50_ms"), 3), fmt(s("p99_ms"), 3),
-                 fmt(s("p999_ms"), 3), fmt(g("rps")), fmt(g("p50_ms"), 3), fmt(g("p99_ms"), 3),
-                 fmt(g("p999_ms"), 3), ratio(s("rps"), g("rps")), ratio(s("rps"), bare),
-                 ratio(s("rps"), limit.get(rpc)), fmt(s("gen_cpu_us_per_call"), 1),
-                 fmt(g("gen_cpu_us_per_call"), 1)))
-    if not has_go:
-        w("")
-        w("Go: not measured (%s)." % meta.get("go_note", "no Go server"))
-
-    if has_b:
-        w("")
-        w("The service columns above are A, the mean of its rounds.")
-        w("")
-        w("A/B: A = %s, B = %s; %s rounds, A then B in each, RPS of each round. "
-          "B / A compares the means." % (meta.get("a_label", "A"), meta.get("b_label", "B"),
-                                          meta.get("rounds", "2")))
-        w("")
-        w("| call | c | A RPS | B RPS | A p50 ms | B p50 ms | A p99 ms | B p99 ms | B / A |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for rpc in rpcs:
-            for c in levels:
-                a_rows = points["service"].get((rpc, c), [])
-                b_rows = points["service-b"].get((rpc, c), [])
-                each = lambda rs: ", ".join(fmt(number(r["rps"])) for r in rs) or "-"
-                a, b = field("service", rpc, c, "rps"), field("service-b", rpc, c, "rps")
-                w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                    rpc, c, each(a_rows), each(b_rows), fmt(field("service", rpc, c, "p50_ms"), 3),
-                    fmt(field("service-b", rpc, c, "p50_ms"), 3),
-                    fmt(field("service", rpc, c, "p99_ms"), 3),
-                    fmt(field("service-b", rpc, c, "p99_ms"), 3), ratio(b, a)))
-
-    if points["bare"] or points["bare-loadgen"]:
-        w("")
-        w("Bare gRPC server (`bench/bare_server.cc`, a constant User), GetUser:")
-        w("")
-        w("| load gen | c | RPS | p50 ms | p99 ms | p999 ms | gen µs/call |")
-        w("|---|---:|---:|---:|---:|---:|---:|")
-        for system in ("bare", "bare-loadgen"):
-            for (rpc, c), rs in sorted(points[system].items(), key=lambda item: item[0][1]):
-                f = lambda name: field(system, rpc, c, name)
-                w("| %s | %d | %s | %s | %s | %s | %s |" % (
-                    rs[0]["generator"], c, fmt(f("rps")), fmt(f("p50_ms"), 3),
-                    fmt(f("p99_ms"), 3), fmt(f("p999_ms"), 3), fmt(f("gen_cpu_us_per_call"), 1)))
-
-    if points["pgbench"] or points["pgbench-pipeline"]:
-        depth = meta.get("depth", "?")
-        clients = sorted({c for system in ("pgbench", "pgbench-pipeline")
-                          for (_, c) in points[system]})
-        w("")
-        w("pgbench, the service's own statements, same database: plain `-M prepared` "
-          "(statements/s = TPS) and pipelined (%s statements between `\\startpipeline` and "
-          "`\\endpipeline`, statements/s = TPS × %s); µs of pgbench CPU per statement at the "
-          "most clients. Combined limit = 1 / (1 / bare GetUser best + 1 / pipelined best) "
-          "(the plain best where that is higher, marked): the most any design could reach "
-          "here." % (depth, depth))
-        w("")
-        head = "| call |" + "".join(" plain %d |" % c for c in clients) + \
-            "".join(" pipelined %d |" % c for c in clients) + \
-            " pgbench µs/stmt plain | pipelined | combined limit |"
-        w(head)
-        w("|---|" + "---:|" * (2 * len(clients) + 3))
-        top = clients[-1] if clients else 0
-        for rpc in rpcs:
-            cells = [fmt(field("pgbench", rpc, c, "rps")) for c in clients]
-            cells += [fmt(field("pgbench-pipeline", rpc, c, "rps")) for c in clients]
-            cells += [fmt(field("pgbench", rpc, top, "gen_cpu_us_per_call"), 1),
-                      fmt(field("pgbench-pipeline", rpc, top, "gen_cpu_us_per_call"), 1),
-                      fmt(limit.get(rpc)) + limit_from.get(rpc, "")]
-            w("| %s | %s |" % (rpc, " | ".join(cells)))
-        if bare_best:
-            w("")
-            w("Bare GetUser best: %s RPS." % fmt(bare_best))
-
-    memory = []
-    for system, label in (("service", meta.get("a_label", "service")),
-                          ("service-b", meta.get("b_label", "B")), ("go", "Go")):
-        rss = [number(r["server_rss_max_kb"]) for rs in points[system].values() for r in rs]
-        hwm = [number(r["server_hwm_kb"]) for rs in points[system].values() for r in rs]
-        rss = [v for v in rss if v is not None]
-        peak = [v for v in hwm + rss if v is not None]
-        if peak:
-            memory.append("| %s | %s | %s |" % (
-                label, fmt(max(rss) / 1024 if rss else None, 1), fmt(max(peak) / 1024, 1)))
-    if memory:
-        w("")
-        w("Server memory (MiB; the target is < 100): the highest VmRSS sampled (every 0.25 s) "
-          "under load, and the peak: VmHWM after each point, or the sampled VmRSS where that "
-          "is higher (the kernel updates VmHWM lazily).")
-        w("")
-        w("| server | VmRSS under load | peak |")
-        w("|---|---:|---:|")
-        out.extend(memory)
-
-    if points["service-1M"]:
-        small = field("service", "list_briefings", 8, "p50_ms")
-        large = mean(number(r["p50_ms"]) for rs in points["service-1M"].values() for r in rs)
-        w("")
-        w("ListBriefings (c=8, h2load) p50 at 10 k briefings %s ms, at 1 M %s ms: ratio %s." % (
-            fmt(small, 3), fmt(large, 3), ratio(large, small)))
-    print("\n".join(out))
+            group = groups[(rpc, c)]
+            systems = []
+            for row in group:
+                if row["system"] not in systems:
+                    systems.append(row["system"])
+            for system in systems:
+                mine = [r for r in group if r["system"] == system]
+                get = lambda key: [number(r[key]) for r in mine]
+                rss = [v / 1024 if v is not None else None for v in get("rss_kb")]
+                out.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    c, system, spread(get("rps")), spread(get("p50_ms"), 3),
+                    spread(get("p99_ms"), 3), spread(get("p999_ms"), 3),
+                    spread(get("server_us"), 1), spread(get("pg_us"), 1),
+                    spread(get("gen_us"), 1), spread(rss, 0), spread(get("per_sync"), 1),
+                    spread(get("per_statement"), 1)))
+            present = set(systems)
+            for other in ["go", "bare", "service-b"]:
+                if "service" in present and other in present:
+                    ratios = per_round_ratios(group, "service", other)
+                    name = {"go": "service / Go", "bare": "service / bare gRPC",
+                            "service-b": "service / B"}[other]
+                    ratio_lines.append("| %d | %s | %s |" % (c, name, spread(ratios, 2)))
+            if rpc == "get_user" and "service" in present and "bare" in present:
+                db_forms = [s for s in present if s.startswith("pgbench")]
+                if db_forms:
+                    # The combined limit per round: the bare transport and the best database
+                    # form of that round, as if the two shared the machine without overlap.
+                    by_round = defaultdict(dict)
+                    for row in group:
+                        by_round[row["round"]][row["system"]] = number(row["rps"])
+                    limits = []
+                    for r in by_round.values():
+                        best = max((r[s] for s in db_forms if r.get(s)), default=None)
+                        if r.get("service") and r.get("bare") and best:
+                            limits.append(r["service"] / (1 / (1 / r["bare"] + 1 / best)))
+                    ratio_lines.append("| %d | service / combined limit | %s |" % (
+                        c, spread(limits, 2)))
+        if ratio_lines:
+            out += ["", "| c | ratio | median (lowest–highest) of the per-round ratios |",
+                    "|---:|---|---:|"] + ratio_lines
+        out.append("")
+    out += limit_note
+    return "\n".join(out)
 
 
 def main(argv):
-    if len(argv) == 6 and argv[1] == "h2load":
-        h2load(argv[2], argv[3], float(argv[4]), int(argv[5]))
+    if len(argv) == 3 and argv[1] == "ticks":
+        ticks(argv[2])
+    elif len(argv) == 3 and argv[1] == "pgticks":
+        pgticks(argv[2])
     elif len(argv) == 4 and argv[1] == "pgbench":
         pgbench(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "calls":
         calls(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] == "dbsent":
+        dbsent(argv[2])
     elif len(argv) == 4 and argv[1] == "summary":
-        summary(argv[2], argv[3])
+        print(summary(argv[2], argv[3]))
     else:
-        sys.stderr.write(__doc__)
-        sys.exit(2)
+        fail("usage: see the docstring")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates tzdata openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev zlib1g-dev libpq-dev
-  libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
+  libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libnghttp2-dev
   postgresql-15 postgresql-client-15 pgbouncer prometheus-cpp-dev python3 python3-yaml
 )
 

@@ -1,8 +1,11 @@
 package main
 
 // The statements the C++ service sends, copied from server/storage/rows.h (column lists),
-// server/storage/user_store.h (kGetUser), server/storage/briefing_store.h (kListBriefings,
-// kCreateBriefing) and server/storage/identity_store.h (kSignIn), character for character.
+// server/storage/user_store.h (kFindUsers), server/storage/briefing_store.h (kListBriefings,
+// kCreateBriefing) and server/storage/identity_store.h (kSignIn), character for character,
+// except that GetUser reads one id per statement: the C++ service merges the ids of the calls
+// that meet in a batch into one users_find statement, which pgx (one statement per call, as a
+// Go service would use it) has no equivalent of.
 
 // FIRSTSIP_USER_COLUMNS: a users row aliased u.
 const userColumns = "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, " +
@@ -32,7 +35,8 @@ const briefingColumns = "b.id, b.user_id, b.status, b.content, b.error_message, 
 // FIRSTSIP_MICROS_TO_TIMESTAMPTZ("$8").
 const expiryFromMicros = "(timestamptz 'epoch' + $8::int8 * interval '1 microsecond')"
 
-// storage::queries::kGetUser. $1 id, $2 show_deleted.
+// users_find for one id (storage::kFindUsers), with show_deleted, which the C++ service checks
+// on the row it gets back, in SQL. $1 id, $2 show_deleted.
 const sqlGetUser = "SELECT " + userColumns +
 	" FROM users u " +
 	"WHERE u.id = $1 AND ($2 OR u.delete_time IS NULL)"
