@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "app/check_policy_command.h"
 #include "app/library_logs.h"
 #include "app/migrate_command.h"
 #include "app/options.h"
@@ -110,6 +111,12 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert (env FIRSTSI
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: require client certificates it signed, i.e. mutual TLS "
           "(env FIRSTSIP_TLS_CLIENT_CA)");
+ABSL_FLAG(std::string, authz_policy, "",
+          "gRPC authorization policy (gRFC A43 JSON): which client certificate may call which "
+          "method; needs --tls-client-ca; re-read while serving (env FIRSTSIP_AUTHZ_POLICY)");
+ABSL_FLAG(absl::Duration, refresh_interval, kDefaults.refresh_interval,
+          "how often --authz-policy and the TLS files are re-read for changes (env "
+          "FIRSTSIP_REFRESH_INTERVAL)");
 ABSL_FLAG(bool, insecure_listen, false,
           "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
           "(env FIRSTSIP_INSECURE_LISTEN)");
@@ -125,7 +132,8 @@ constexpr char kUsage[] =
     "usage: firstsip-server [flags] [serve]\n"
     "       firstsip-server [flags] migrate up | down N | goto V | force V | version | status\n"
     "       firstsip-server [flags] seed-dev\n"
-    "       firstsip-server [flags] rotate-keys\n\n"
+    "       firstsip-server [flags] rotate-keys\n"
+    "       firstsip-server check-policy FILE [PRINCIPAL...]\n\n"
     "Flags may be written --pool-size or --pool_size; each also reads the environment "
     "variable named in its help.";
 
@@ -155,6 +163,8 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"tls_cert", "FIRSTSIP_TLS_CERT"},
     {"tls_key", "FIRSTSIP_TLS_KEY"},
     {"tls_client_ca", "FIRSTSIP_TLS_CLIENT_CA"},
+    {"authz_policy", "FIRSTSIP_AUTHZ_POLICY"},
+    {"refresh_interval", "FIRSTSIP_REFRESH_INTERVAL"},
     {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
@@ -228,6 +238,8 @@ app::Options OptionsFromFlags() {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  options.authz_policy = absl::GetFlag(FLAGS_authz_policy);
+  options.refresh_interval = absl::GetFlag(FLAGS_refresh_interval);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
@@ -330,6 +342,9 @@ int main(int argc, char** argv) {
     return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()), options);
   }
   if (command == "seed-dev" && args.size() == 1) return SeedDev(options);
+  if (command == "check-policy") {
+    return app::RunCheckPolicyCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   std::fprintf(stderr, "firstsip-server: unknown command \"%s\"; see --help\n", command.c_str());
   return 2;
 }

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
-#include <iterator>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/migrate_command.h"
+#include "authz/policy_watcher.h"
 #include "common/log.h"
 #include "crypto/key_ring.h"
 #include "crypto/token_cipher.h"
@@ -34,60 +33,85 @@
 #include "storage/change_store.h"
 #include "storage/identity_store.h"
 #include "storage/user_store.h"
+#include "transport/authorizer.h"
 #include "transport/briefing_service.h"
 #include "transport/call_tracker.h"
+#include "transport/grpc_status.h"
 #include "transport/health_monitor.h"
 #include "transport/health_service.h"
 #include "transport/identity_service.h"
 #include "transport/metrics.h"
 #include "transport/reflection_service.h"
 #include "transport/rpc_server.h"
+#include "transport/server_tls.h"
 #include "transport/user_service.h"
 
 namespace firstsip::app {
 namespace {
 
-// The whole of a PEM file, or INVALID_ARGUMENT naming the flag.
-absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
-  std::ifstream file(path);
-  std::string contents((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (!file || contents.find("-----BEGIN") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": cannot read a PEM file at ", path));
-  }
-  return contents;
-}
-
-// Plaintext, TLS, or mutual TLS, as the options say.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const Options& options) {
-  if (options.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> key = ReadPem("tls-key", options.tls_key);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> cert = ReadPem("tls-cert", options.tls_cert);
-  if (!cert.ok()) return cert.status();
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-  if (!options.tls_client_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadPem("tls-client-ca", options.tls_client_ca);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(ssl);
+std::string Describe(const transport::CertificateSummary& certificate) {
+  return absl::StrCat("serial ", certificate.serial, ", subject ", certificate.subject,
+                      ", expires ", absl::FormatTime(certificate.not_after, absl::UTCTimeZone()));
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Service>> Service::Create(const Options& options,
                                                          const crypto::KeyRing& keys) {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentials(options);
-  if (!credentials.ok()) return credentials.status();
-  return std::unique_ptr<Service>(new Service(options, keys, *std::move(credentials)));
+  std::unique_ptr<Service> service(new Service(options, keys));
+  transport::Metrics* metrics = service->metrics_.get();
+  if (options.tls_cert.empty()) {
+    service->credentials_ = grpc::InsecureServerCredentials();
+  } else {
+    absl::StatusOr<std::unique_ptr<transport::ServerTls>> tls = transport::ServerTls::Create(
+        transport::TlsFiles{options.tls_cert, options.tls_key, options.tls_client_ca},
+        options.refresh_interval,
+        [metrics](const absl::Status& outcome, const transport::CertificateSummary* loaded) {
+          metrics->TlsReloaded(outcome.ok());
+          if (!outcome.ok()) {
+            LogError(
+                absl::StrCat("TLS: the certificate files were not reloaded; new connections "
+                             "keep getting the previous ones: ",
+                             outcome.message()));
+            return;
+          }
+          metrics->SetCertificateExpiry(loaded->not_after);
+          LogInfo(absl::StrCat("TLS: new connections get the renewed certificate: ",
+                               Describe(*loaded)));
+        });
+    if (!tls.ok()) return tls.status();
+    service->tls_ = *std::move(tls);
+    service->credentials_ = service->tls_->credentials();
+    metrics->SetCertificateExpiry(service->tls_->initial().not_after);
+    LogInfo(absl::StrCat("TLS: certificate ", Describe(service->tls_->initial())));
+  }
+  if (!options.authz_policy.empty()) {
+    absl::StatusOr<std::unique_ptr<authz::PolicyWatcher>> policies = authz::PolicyWatcher::Create(
+        options.authz_policy, options.refresh_interval,
+        [metrics](const absl::Status& outcome, const authz::Policy* loaded) {
+          metrics->PolicyReloaded(outcome.ok());
+          if (!outcome.ok()) {
+            LogError(
+                absl::StrCat("--authz-policy: not reloaded, the previous policy stays in force: ",
+                             outcome.message()));
+            return;
+          }
+          LogInfo(absl::StrCat("--authz-policy: reloaded policy \"", loaded->name(), "\" (",
+                               loaded->deny_rules().size(), " deny rules, ",
+                               loaded->allow_rules().size(), " allow rules)"));
+        });
+    if (!policies.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--authz-policy: ", policies.status().message()));
+    }
+    service->policies_ = *std::move(policies);
+    service->authorizer_ = std::make_unique<transport::Authorizer>(*service->policies_, metrics);
+  }
+  return service;
 }
 
-Service::Service(const Options& options, const crypto::KeyRing& keys,
-                 std::shared_ptr<grpc::ServerCredentials> credentials)
-    : options_(options), keys_(keys), credentials_(std::move(credentials)) {}
+Service::Service(const Options& options, const crypto::KeyRing& keys)
+    : options_(options), keys_(keys), metrics_(std::make_unique<transport::Metrics>()) {}
 
 Service::~Service() {
   if (started_) Stop();
@@ -128,7 +152,16 @@ bool Service::Start() {
       });
   identity_service_ = std::make_unique<transport::IdentityServiceImpl>(*identity_store_);
 
-  transport::InitReflectionServerBuilderPlugin();
+  // Reflection is served by gRPC's synchronous API, past our transport: it asks the policy
+  // itself.
+  transport::ReflectionCallCheck reflection_check;
+  if (authorizer_ != nullptr) {
+    reflection_check = [authorizer = authorizer_.get()](const grpc::ServerContextBase& context,
+                                                        const std::string& path) {
+      return transport::ToGrpcStatus(authorizer->Check(context, path));
+    };
+  }
+  transport::InitReflectionServerBuilderPlugin(std::move(reflection_check));
   if (!StartMetrics()) return false;
   StartPush();
   briefing_service_ = std::make_unique<transport::BriefingServiceImpl>(
@@ -146,10 +179,16 @@ bool Service::Start() {
   health_->Start();
   started_ = true;
   std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  std::string policy;
+  if (policies_ != nullptr) {
+    policy = absl::StrCat(", authorization policy \"", policies_->current()->name(), "\" from ",
+                          options_.authz_policy);
+  }
   LogInfo(absl::StrCat("serving on ", host, ":", port_,
                        options_.tls_cert.empty()        ? ""
                        : options_.tls_client_ca.empty() ? " (TLS)"
-                                                        : " (mutual TLS)"));
+                                                        : " (mutual TLS)",
+                       policy));
   return true;
 }
 
@@ -160,7 +199,6 @@ bool Service::StartPools() {
   pool_options.max_waiting = options_.max_waiting;
   pool_options.prepare_statements = options_.prepared_statements;
   pool_ = std::make_unique<db::Pool>(pool_options);
-  metrics_ = std::make_unique<transport::Metrics>();
   // Reads that a slightly stale answer may serve go to the standbys, when there are any.
   if (!options_.read_database_url.empty()) {
     LogInfo(absl::StrCat("read database: ", db::DsnCutPassword(options_.read_database_url)));
@@ -256,7 +294,7 @@ bool Service::StartServer() {
   int threads = options_.grpc_threads > 0
                     ? options_.grpc_threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  rpc_ = std::make_unique<transport::RpcServer>(threads, *calls_);
+  rpc_ = std::make_unique<transport::RpcServer>(threads, *calls_, authorizer_.get());
   health_service_ = std::make_unique<transport::HealthService>();
   builder.AddListeningPort(options_.listen, credentials_, &port_);
   // Watch streams are long and often quiet. Clients keep them alive with HTTP/2 pings (ours
@@ -324,6 +362,8 @@ void Service::Stop() {
   pool_->Stop();
   for (int i = 0; i < 500 && calls_->in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
   rpc_->Stop();
+  if (policies_ != nullptr) policies_->Stop();
+  if (tls_ != nullptr) tls_->Stop();
   LogInfo("stopped");
 }
 

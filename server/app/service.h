@@ -2,7 +2,9 @@
 // order at start-up and what stops in which order at SIGTERM. main.cc parses the configuration
 // and hands it here; nothing else builds these parts.
 //
-// Start-up, in order:
+// Create (configuration that must be right before anything connects): the TLS files and the
+// authorization policy, each read, checked, and re-read while serving from then on.
+// Start, in order:
 //   1. the schema (migrations, as --migrate says);
 //   2. the database pools (the primary's, then the read replicas');
 //   3. storage and the services that answer calls;
@@ -11,7 +13,8 @@
 //   6. background jobs (see StartBackgroundJobs);
 //   7. the gRPC server and its completion queues;
 //   8. health, which turns SERVING once the database answers.
-// Shutdown (Stop) runs in the order spelled out there; each step says what it waits for.
+// Shutdown (Stop) runs in the order spelled out there; each step says what it waits for. The
+// file watchers stop last.
 #pragma once
 
 #include <signal.h>
@@ -34,6 +37,9 @@ class Exposer;
 }  // namespace prometheus
 
 namespace firstsip {
+namespace authz {
+class PolicyWatcher;
+}  // namespace authz
 namespace crypto {
 class KeyRing;
 class TokenCipher;
@@ -58,6 +64,7 @@ class IdentityStore;
 class UserStore;
 }  // namespace storage
 namespace transport {
+class Authorizer;
 class BriefingServiceImpl;
 class CallTracker;
 class HealthMonitor;
@@ -65,6 +72,7 @@ class HealthService;
 class IdentityServiceImpl;
 class Metrics;
 class RpcServer;
+class ServerTls;
 class UserServiceImpl;
 }  // namespace transport
 
@@ -72,9 +80,11 @@ namespace app {
 
 class Service {
  public:
-  // Checks what can be checked before anything connects: the TLS files. INVALID_ARGUMENT
-  // naming the flag (start-up stops with that line and exit code 2). `keys` must outlive the
-  // service.
+  // Checks what can be checked before anything connects: the TLS files (read, checked, and
+  // re-read from then on: server_tls.h), and the authorization
+  // policy (read and parsed now; re-read from then on). INVALID_ARGUMENT naming the flag or the
+  // file and what is wrong (start-up stops with that line and exit code 2). `keys` must outlive
+  // the service.
   static absl::StatusOr<std::unique_ptr<Service>> Create(const Options& options,
                                                          const crypto::KeyRing& keys);
   ~Service();
@@ -96,8 +106,7 @@ class Service {
   int port() const { return port_; }
 
  private:
-  Service(const Options& options, const crypto::KeyRing& keys,
-          std::shared_ptr<grpc::ServerCredentials> credentials);
+  Service(const Options& options, const crypto::KeyRing& keys);
 
   bool StartPools();
   bool StartMetrics();
@@ -113,15 +122,21 @@ class Service {
 
   const Options options_;
   const crypto::KeyRing& keys_;
-  std::shared_ptr<grpc::ServerCredentials> credentials_;
   bool started_ = false;
   bool stopped_ = false;
   int port_ = 0;
 
-  // Declared in start order: on a failed start the destructor releases them in reverse.
+  // Made by Create, before anything starts: the metrics, plaintext or TLS from the watched
+  // files, and with --authz-policy the policy in force and the check of every call.
+  std::unique_ptr<transport::Metrics> metrics_;
+  std::unique_ptr<transport::ServerTls> tls_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
+  std::unique_ptr<authz::PolicyWatcher> policies_;
+  std::unique_ptr<transport::Authorizer> authorizer_;
+
+  // Made by Start, in start order: on a failed start the destructor releases them in reverse.
   int64_t head_version_ = 0;  // the newest migration this binary has
   std::unique_ptr<db::Pool> pool_;
-  std::unique_ptr<transport::Metrics> metrics_;
   std::unique_ptr<db::ReadPool> read_pool_;
   db::Executor* reads_ = nullptr;  // read_pool_ when there is one, else pool_
   std::unique_ptr<crypto::TokenCipher> cipher_;
