@@ -8,6 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -29,6 +31,9 @@ ABSL_FLAG(double, seconds, 5, "how long to measure");
 ABSL_FLAG(double, warmup, 1, "seconds of calls before measuring");
 ABSL_FLAG(int, users, 1000, "ids 1..users are used (users, identities sub-1..sub-N)");
 ABSL_FLAG(int, channels, 4, "separate HTTP/2 connections to spread the calls over");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA to verify the server with: turns TLS on");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM client key, for mutual TLS");
 
 namespace {
 
@@ -143,6 +148,23 @@ double Percentile(const std::vector<uint32_t>& sorted, double fraction) {
   return sorted[index] / 1000.0;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+// Plaintext, or TLS (mutual with a certificate) as the flags say.
+std::shared_ptr<grpc::ChannelCredentials> Credentials() {
+  if (absl::GetFlag(FLAGS_tls_ca).empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(absl::GetFlag(FLAGS_tls_ca));
+  if (!absl::GetFlag(FLAGS_tls_cert).empty()) {
+    ssl.pem_cert_chain = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+    ssl.pem_private_key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,8 +177,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_channels)); ++i) {
     grpc::ChannelArguments arguments;
     arguments.SetInt("firstsip.loadgen.channel", i);  // distinct args: a connection each
-    channels.push_back(grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
-                                                 grpc::InsecureChannelCredentials(), arguments));
+    channels.push_back(
+        grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target), Credentials(), arguments));
   }
   auto start = Clock::now();
   auto to_duration = [](double seconds) {

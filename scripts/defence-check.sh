@@ -144,14 +144,37 @@ mutant tsan-unlocked-queue server/db/pool.cc \
   build-tsan '^pg\.PoolTest'
 
 # Transport security
-mutant tls-client-certificates server/main.cc \
+mutant tls-client-certificates server/transport/server_tls.cc \
   's/GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY/GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE/' \
   build 'TlsTest'
 mutant tls-loopback-only server/app/options.cc \
   's/!options.insecure_listen && !IsLoopbackListen\(options.listen\)/false/' build 'TlsTest'
-mutant tls-plaintext-refused server/main.cc \
-  's/if \(options.tls_cert.empty\(\)\) return grpc::InsecureServerCredentials\(\);/return grpc::InsecureServerCredentials();/' \
-  build 'TlsTest'
+mutant tls-plaintext-refused server/app/service.cc \
+  's/if \(options.tls_cert.empty\(\)\) \{/if (true) {/' build 'TlsTest'
+mutant tls-whole-pairs server/transport/server_tls.cc \
+  's/if \(X509_check_private_key\(chain.front\(\).get\(\), key.get\(\)\) != 1\)/if (false)/' \
+  build 'AuthzTest'
+
+# Authorization by caller, and audited token reads
+mutant authz-enforced server/transport/incoming_call.cc \
+  's/denied_ = !allowed.ok\(\);\n  return allowed;/return absl::OkStatus();/' build 'AuthzTest'
+mutant authz-streams server/transport/server_stream.h \
+  's/if \(absl::Status allowed = Authorize\(\); !allowed.ok\(\)\) return End\(ToGrpcStatus\(allowed\)\);//' \
+  build 'AuthzTest'
+mutant authz-reflection server/app/service.cc \
+  's/if \(authorizer_ != nullptr\) \{\n    reflection_check/if (false) {\n    reflection_check/' \
+  build 'AuthzTest'
+mutant authz-deny-first server/authz/policy.cc \
+  's/if \(RuleMatches\(rule, peer, path, header\)\) return \{false, &rule\};//' \
+  build 'AuthzPolicy|AuthzTest'
+mutant authz-strict-fields server/authz/policy.cc 's/if \(!is_known\) \{/if (false) {/' \
+  build 'AuthzPolicy'
+mutant authz-mtls-required server/app/options.cc \
+  's/!options.authz_policy.empty\(\) && options.tls_client_ca.empty\(\)/false/' build 'AuthzTest'
+mutant audit-token-reads server/transport/identity_service.cc \
+  's/server.AuditCalls\(service_, "GetTokens"\);//' build 'AuthzTest|ObservabilityTest'
+mutant fuzz-authz-deny-first server/authz/policy.cc \
+  's/if \(RuleMatches\(rule, peer, path, header\)\) return \{false, &rule\};//' fuzz ''
 
 # Tokens at rest
 mutant tokens-encrypted server/storage/identity_store.cc \

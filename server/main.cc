@@ -5,15 +5,12 @@
 #include <openssl/crypto.h>
 #include <signal.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -25,44 +22,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "app/check_policy_command.h"
 #include "app/library_logs.h"
 #include "app/migrate_command.h"
 #include "app/options.h"
 #include "app/rotate_keys_command.h"
+#include "app/service.h"
 #include "common/log.h"
 #include "crypto/key_ring.h"
-#include "crypto/token_cipher.h"
 #include "db/blocking_connection.h"
-#include "db/dsn.h"
-#include "db/notification_listener.h"
-#include "db/pool.h"
-#include "db/read_pool.h"
 #include "dev/seed_dev.h"
-#include "firstsip/v1/briefing.grpc.pb.h"
-#include "firstsip/v1/identity.grpc.pb.h"
-#include "firstsip/v1/user.grpc.pb.h"
-#include "grpc/grpc.h"
-#include "grpcpp/grpcpp.h"
-#include "migrate/migration_set.h"
-#include "prometheus/exposer.h"
-#include "push/change_announcer.h"
-#include "push/change_feed.h"
-#include "push/change_pruner.h"
-#include "push/change_sweeper.h"
-#include "push/claim_waiters.h"
-#include "storage/briefing_store.h"
-#include "storage/change_store.h"
-#include "storage/identity_store.h"
-#include "storage/user_store.h"
-#include "transport/briefing_service.h"
-#include "transport/call_tracker.h"
-#include "transport/health_monitor.h"
-#include "transport/health_service.h"
-#include "transport/identity_service.h"
-#include "transport/reflection_service.h"
-#include "transport/rpc_server.h"
-#include "transport/user_service.h"
 
 // jemalloc's settings (it is linked in, see server/CMakeLists.txt): two arenas for a process
 // whose busy threads are one queue thread per core and the database loop, and freed pages
@@ -141,6 +111,12 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert (env FIRSTSI
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: require client certificates it signed, i.e. mutual TLS "
           "(env FIRSTSIP_TLS_CLIENT_CA)");
+ABSL_FLAG(std::string, authz_policy, "",
+          "gRPC authorization policy (gRFC A43 JSON): which client certificate may call which "
+          "method; needs --tls-client-ca; re-read while serving (env FIRSTSIP_AUTHZ_POLICY)");
+ABSL_FLAG(absl::Duration, refresh_interval, kDefaults.refresh_interval,
+          "how often --authz-policy and the TLS files are re-read for changes (env "
+          "FIRSTSIP_REFRESH_INTERVAL)");
 ABSL_FLAG(bool, insecure_listen, false,
           "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
           "(env FIRSTSIP_INSECURE_LISTEN)");
@@ -156,7 +132,8 @@ constexpr char kUsage[] =
     "usage: firstsip-server [flags] [serve]\n"
     "       firstsip-server [flags] migrate up | down N | goto V | force V | version | status\n"
     "       firstsip-server [flags] seed-dev\n"
-    "       firstsip-server [flags] rotate-keys\n\n"
+    "       firstsip-server [flags] rotate-keys\n"
+    "       firstsip-server check-policy FILE [PRINCIPAL...]\n\n"
     "Flags may be written --pool-size or --pool_size; each also reads the environment "
     "variable named in its help.";
 
@@ -186,6 +163,8 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"tls_cert", "FIRSTSIP_TLS_CERT"},
     {"tls_key", "FIRSTSIP_TLS_KEY"},
     {"tls_client_ca", "FIRSTSIP_TLS_CLIENT_CA"},
+    {"authz_policy", "FIRSTSIP_AUTHZ_POLICY"},
+    {"refresh_interval", "FIRSTSIP_REFRESH_INTERVAL"},
     {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
@@ -259,6 +238,8 @@ app::Options OptionsFromFlags() {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  options.authz_policy = absl::GetFlag(FLAGS_authz_policy);
+  options.refresh_interval = absl::GetFlag(FLAGS_refresh_interval);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
@@ -291,29 +272,6 @@ crypto::KeyRing LoadKeys(const app::Options& options, std::optional<std::string>
   return *std::move(keys);
 }
 
-// The whole of a PEM file, or one clear line and exit 2.
-std::string ReadPem(const std::string& flag, const std::string& path) {
-  std::ifstream file(path);
-  std::string contents((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (!file || contents.find("-----BEGIN") == std::string::npos) {
-    ConfigError(absl::StrCat("--", flag, ": cannot read a PEM file at ", path));
-  }
-  return contents;
-}
-
-// Plaintext, TLS, or mutual TLS, as the options say.
-std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const app::Options& options) {
-  if (options.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back(
-      {ReadPem("tls-key", options.tls_key), ReadPem("tls-cert", options.tls_cert)});
-  if (!options.tls_client_ca.empty()) {
-    ssl.pem_root_certs = ReadPem("tls-client-ca", options.tls_client_ca);
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(ssl);
-}
-
 // Blocks SIGINT and SIGTERM in every thread (call before starting any), so that WaitForSignal
 // receives them synchronously instead of a handler running at an arbitrary point.
 sigset_t BlockShutdownSignals() {
@@ -325,197 +283,12 @@ sigset_t BlockShutdownSignals() {
   return signals;
 }
 
+// The server until SIGTERM/SIGINT; its parts and their order are app::Service's.
 int Serve(const app::Options& options, const crypto::KeyRing& keys,
-          std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& shutdown_signals) {
-  LogInfo(absl::StrCat("database: ", db::DsnCutPassword(options.database_url)));
-  if (!options.direct_database_url.empty()) {
-    LogInfo(absl::StrCat("direct database: ", db::DsnCutPassword(options.direct_database_url)));
-  }
-  if (!app::PrepareSchema(options, options.migrate_on_start)) return 1;
-  absl::StatusOr<migrate::MigrationSet> migrations = app::LoadMigrations(options);
-  if (!migrations.ok()) return 1;
-
-  db::PoolOptions pool_options;
-  pool_options.dsn = options.database_url;
-  pool_options.size = options.pool_size;
-  pool_options.max_waiting = options.max_waiting;
-  pool_options.prepare_statements = options.prepared_statements;
-  db::Pool pool(pool_options);
-  transport::Metrics metrics;
-  // Reads that a slightly stale answer may serve go to the standbys, when there are any.
-  std::unique_ptr<db::ReadPool> read_pool;
-  if (!options.read_database_url.empty()) {
-    LogInfo(absl::StrCat("read database: ", db::DsnCutPassword(options.read_database_url)));
-    db::ReadPoolOptions read_options;
-    read_options.dsn = options.read_database_url;
-    read_options.pool = pool_options;
-    read_options.max_lag = options.read_max_lag;
-    absl::StatusOr<std::unique_ptr<db::ReadPool>> created = db::ReadPool::Create(
-        pool, std::move(read_options),
-        [&metrics](const db::ReadPoolStats& stats) { metrics.RecordReadPool(stats); });
-    if (!created.ok()) {
-      LogError(absl::StrCat("--read-database-url: ", created.status().message()));
-      pool.Stop();
-      return 1;
-    }
-    read_pool = *std::move(created);
-  }
-  db::Executor& reads = read_pool != nullptr ? static_cast<db::Executor&>(*read_pool) : pool;
-
-  crypto::TokenCipher cipher(keys);
-  storage::UserStore user_store(pool, reads);
-  storage::IdentityStore identity_store(pool, reads, cipher);
-  transport::UserServiceImpl user_service(user_store);
-  storage::ChangeStore change_store(pool);
-  // Changes are announced after their commit, batched (push/change_announcer.h).
-  push::ChangeAnnouncer announcer(change_store);
-  storage::BriefingStore briefing_store(
-      pool, reads, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
-  transport::IdentityServiceImpl identity_service(identity_store);
-
-  transport::InitReflectionServerBuilderPlugin();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!options.metrics_listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen);
-    } catch (const std::exception&) {
-      LogError(absl::StrCat("cannot serve metrics on ", options.metrics_listen,
-                            " (in use, or not a local address): choose another HOST:PORT with "
-                            "--metrics-listen (env FIRSTSIP_METRICS_LISTEN), or turn metrics off "
-                            "with --metrics-listen= (empty)"));
-      pool.Stop();
-      return 1;
-    }
-    exposer->RegisterCollectable(metrics.registry());
-    std::vector<int> ports = exposer->GetListeningPorts();
-    std::string host = options.metrics_listen.substr(0, options.metrics_listen.rfind(':'));
-    LogInfo(absl::StrCat("metrics on http://", host, ":", ports.empty() ? 0 : ports.front(),
-                         "/metrics"));
-  }
-
-  // Push: waiting claims, and the change feed that one LISTEN connection feeds. The waiters ask
-  // the database when the next lease runs out (the lambda runs only once they exist).
-  push::ClaimWaiters claim_waiters([&claim_waiters, &change_store] {
-    change_store.NextLeaseExpiry(
-        db::CallOptions::WithDeadline(absl::Now() + absl::Seconds(5)),
-        [&claim_waiters](absl::StatusOr<std::optional<absl::Time>> expiry) {
-          if (expiry.ok() && expiry->has_value()) claim_waiters.LeaseTaken(**expiry);
-        });
-  });
-  push::ChangeFeed feed(&claim_waiters, [&metrics](absl::Duration lag) {
-    metrics.NotifyLag(absl::ToDoubleSeconds(lag));
-  });
-  db::ListenerOptions listener_options;
-  listener_options.dsn = app::DirectDatabaseUrl(options);
-  listener_options.channel = FIRSTSIP_CHANGES_CHANNEL;
-  db::ListenerHandler listener_handler;
-  listener_handler.listening = [&feed] { feed.OnListening(); };
-  listener_handler.notified = [&feed](absl::string_view payload) { feed.OnNotification(payload); };
-  listener_handler.lost = [&feed](const absl::Status& why) { feed.OnLost(why); };
-  db::NotificationListener listener(listener_options, std::move(listener_handler));
-  // The database just answered the migrations, so LISTEN is a moment away: wait for it, so a
-  // server that says "serving" can serve watches too (until then they are UNAVAILABLE).
-  for (absl::Time until = absl::Now() + absl::Seconds(5);
-       !listener.listening() && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  if (!listener.listening()) {
-    LogWarning("change feed not listening yet: WatchBriefings answers UNAVAILABLE until it is");
-  }
-  transport::BriefingServiceImpl briefing_service(
-      briefing_store, claim_waiters, transport::WatchServices{&feed, &change_store, &metrics});
-  push::ChangePruner pruner(change_store, options.change_retention);
-  push::ChangeSweeper sweeper(change_store, feed);
-
-  grpc::ServerBuilder builder;
-  transport::CallTracker calls(&metrics);
-  int threads = options.grpc_threads > 0
-                    ? options.grpc_threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  transport::RpcServer rpc(threads, calls);
-  transport::HealthService health_service;
-  int port = 0;
-  builder.AddListeningPort(options.listen, credentials, &port);
-  // Watch streams are long and often quiet. Clients keep them alive with HTTP/2 pings (ours
-  // every 30 s): accept pings that often instead of gRPC's default of one per 5 minutes on a
-  // connection sending no data, which answers a faster pinger with GOAWAY "too_many_pings".
-  // And ping quiet clients ourselves (--keepalive), so a watcher that vanished (no FIN) frees
-  // its stream (tests/e2e/keepalive_e2etest.cc).
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(app::kMinClientPingInterval)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
-  builder.AddChannelArgument(
-      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(app::KeepaliveTimeout(options))));
-  user_service.Register(rpc, builder);
-  identity_service.Register(rpc, builder);
-  briefing_service.Register(rpc, builder);
-  health_service.Register(rpc, builder);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    LogError(
-        absl::StrCat("cannot listen on ", options.listen, " (in use, or not a local address)"));
-    pool.Stop();
-    return 1;
-  }
-  if (absl::Status started = rpc.Start(); !started.ok()) {
-    LogError(std::string(started.message()));
-    server->Shutdown();
-    rpc.Stop();
-    pool.Stop();
-    return 1;
-  }
-
-  transport::HealthMonitor health(pool, &health_service, migrations->head(),
-                                  {std::string(v1::UserService::service_full_name()),
-                                   std::string(v1::IdentityService::service_full_name()),
-                                   std::string(v1::BriefingService::service_full_name())},
-                                  options.health_interval, &metrics);
-  health.Start();
-  std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  LogInfo(absl::StrCat("serving on ", host, ":", port,
-                       options.tls_cert.empty()        ? ""
-                       : options.tls_client_ca.empty() ? " (TLS)"
-                                                       : " (mutual TLS)"));
-
-  int received = 0;
-  sigwait(&shutdown_signals, &received);
-  LogInfo(absl::StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT",
-                       ": draining in-flight calls"));
-  // Order matters: report NOT_SERVING; end the watch streams (UNAVAILABLE: callers resume on
-  // another replica) and the waiting claims (with nothing); stop accepting and let in-flight
-  // calls finish (they need the pool), then close the pool (its loop answers whatever is
-  // left), and only then the completion queues, which carry those answers' completions.
-  health.Stop();
-  feed.Shutdown();
-  claim_waiters.Shutdown();
-  absl::Time give_up = absl::Now() + options.shutdown_grace;
-  std::atomic<bool> drained{false};
-  std::thread drain([&] {
-    server->Shutdown(absl::ToChronoTime(give_up));
-    drained.store(true);
-  });
-  // gRPC's Shutdown also waits for clients to hang up their idle connections. Once Shutdown
-  // has stopped new calls (it does so at once; the pause covers the thread's start) and our
-  // own calls are done, nothing is left to wait for: close those connections.
-  absl::SleepFor(absl::Milliseconds(50));
-  while (!drained.load()) {
-    if (calls.in_flight() == 0) grpc_server_cancel_all_calls(server->c_server());
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  drain.join();
-  server->Wait();
-  pruner.Stop();
-  sweeper.Stop();
-  listener.Stop();
-  if (read_pool != nullptr) read_pool->Stop();
-  pool.Stop();
-  for (int i = 0; i < 500 && calls.in_flight() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-  rpc.Stop();
-  LogInfo("stopped");
-  return 0;
+          const sigset_t& shutdown_signals) {
+  absl::StatusOr<std::unique_ptr<app::Service>> service = app::Service::Create(options, keys);
+  if (!service.ok()) ConfigError(std::string(service.status().message()));
+  return (*service)->Run(shutdown_signals);
 }
 
 int SeedDev(const app::Options& options) {
@@ -559,7 +332,7 @@ int main(int argc, char** argv) {
   std::string command = args.empty() ? "serve" : args[0];
   if (command == "serve" && args.size() <= 1) {
     crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));
-    return Serve(options, keys, ServerCredentials(options), shutdown_signals);
+    return Serve(options, keys, shutdown_signals);
   }
   if (command == "rotate-keys" && args.size() == 1) {
     crypto::KeyRing keys = LoadKeys(options, std::move(key), std::move(previous_keys));
@@ -569,6 +342,9 @@ int main(int argc, char** argv) {
     return app::RunMigrateCommand(std::vector<std::string>(args.begin() + 1, args.end()), options);
   }
   if (command == "seed-dev" && args.size() == 1) return SeedDev(options);
+  if (command == "check-policy") {
+    return app::RunCheckPolicyCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   std::fprintf(stderr, "firstsip-server: unknown command \"%s\"; see --help\n", command.c_str());
   return 2;
 }

@@ -79,6 +79,14 @@ absl::Status ValidateOptions(const Options& options) {
   if (!options.tls_client_ca.empty() && options.tls_cert.empty()) {
     return invalid("tls-client-ca", "mutual TLS needs --tls-cert and --tls-key too");
   }
+  if (!options.authz_policy.empty() && options.tls_client_ca.empty()) {
+    return invalid("authz-policy",
+                   "a policy names callers by their client certificates, so it needs mutual "
+                   "TLS: set --tls-cert, --tls-key and --tls-client-ca too");
+  }
+  if (options.refresh_interval < absl::Seconds(1) || options.refresh_interval > absl::Hours(1)) {
+    return invalid("refresh-interval", "must be between 1s and 1h, e.g. 10s");
+  }
   if (options.tls_cert.empty() && !options.insecure_listen && !IsLoopbackListen(options.listen)) {
     return invalid("listen",
                    absl::StrCat(options.listen,

@@ -70,6 +70,12 @@ struct Options {
   std::string tls_client_ca;
   // Serve plaintext on a non-loopback address anyway (a mesh encrypts it).
   bool insecure_listen = false;
+  // A gRPC authorization policy (gRFC A43 JSON, authz/policy.h): which caller, named by its
+  // client certificate, may call which method. Needs tls_client_ca. Empty: every caller the
+  // transport admits may call every method.
+  std::string authz_policy;
+  // How often authz_policy and the TLS files are re-read; changes apply within about this.
+  absl::Duration refresh_interval = absl::Seconds(10);
 };
 
 // direct_database_url, or database_url when it is empty.

@@ -68,13 +68,15 @@ std::string JsonEscape(absl::string_view text) {
   return out;
 }
 
-void Log(LogLevel level, absl::string_view message, LogFields fields) {
-  if (!LogEnabled(level)) return;
+namespace {
+
+void Write(absl::string_view level, absl::string_view message,
+           absl::Span<const std::pair<absl::string_view, std::string>> fields) {
   std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (format.load(std::memory_order_relaxed) == LogFormat::kJson) {
-    line = absl::StrCat(R"({"time":")", time, R"(","level":")", LevelName(level),
-                        R"(","message":")", JsonEscape(message), "\"");
+    line = absl::StrCat(R"({"time":")", time, R"(","level":")", level, R"(","message":")",
+                        JsonEscape(message), "\"");
     for (const auto& [key, value] : fields) {
       bool number = absl::EndsWith(key, "_ms");
       absl::StrAppend(&line, ",\"", key, "\":", number ? "" : "\"",
@@ -82,13 +84,25 @@ void Log(LogLevel level, absl::string_view message, LogFields fields) {
     }
     line += "}\n";
   } else {
-    line = absl::StrCat(time, " ", LevelName(level), " ", message);
+    line = absl::StrCat(time, " ", level, " ", message);
     for (const auto& [key, value] : fields) absl::StrAppend(&line, " ", key, "=", value);
     line += "\n";
   }
   // One fwrite per line keeps lines from different threads whole.
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+}
+
+}  // namespace
+
+void Log(LogLevel level, absl::string_view message, LogFields fields) {
+  if (!LogEnabled(level)) return;
+  Write(LevelName(level), message, fields);
+}
+
+void LogAudit(absl::string_view message,
+              absl::Span<const std::pair<absl::string_view, std::string>> fields) {
+  Write("audit", message, fields);
 }
 
 }  // namespace firstsip

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace firstsip {
 
@@ -24,6 +25,11 @@ using LogFields = std::initializer_list<std::pair<absl::string_view, std::string
 // Writes one line. Field values are strings; numbers are written as JSON numbers when a field
 // name ends in "_ms".
 void Log(LogLevel level, absl::string_view message, LogFields fields = {});
+
+// Writes one audit line (level "audit"): a record of who did what that must not depend on the
+// verbosity, so it is written whatever SetMinLogLevel says.
+void LogAudit(absl::string_view message,
+              absl::Span<const std::pair<absl::string_view, std::string>> fields);
 
 inline void LogInfo(absl::string_view message) { Log(LogLevel::kInfo, message); }
 inline void LogWarning(absl::string_view message) { Log(LogLevel::kWarning, message); }

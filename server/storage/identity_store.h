@@ -80,6 +80,12 @@ inline constexpr db::Query kSignIn{
 
 }  // namespace queries
 
+// An identity's decrypted tokens and the user they belong to (GetTokensWithOwner).
+struct OwnedTokens {
+  int64_t user_id = 0;
+  v1::OAuthTokens tokens;
+};
+
 struct SignInResult {
   v1::User user;
   v1::AuthIdentity identity;
@@ -108,6 +114,9 @@ class IdentityStore {
                     Done<v1::AuthIdentity> done);
   // Decrypted tokens; DATA_LOSS when a stored value fails authentication.
   void GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done);
+  // GetTokens with the identity's user id, which the GetTokens RPC's audit line names. One
+  // statement, on the primary, as GetTokens.
+  void GetTokensWithOwner(int64_t id, const db::CallOptions& call, Done<OwnedTokens> done);
   // Removes the row, tokens and all.
   void Delete(int64_t id, const db::CallOptions& call, Done<bool> done);
 

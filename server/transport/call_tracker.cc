@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "transport/authorizer.h"
 
 namespace firstsip::transport {
 
@@ -36,7 +37,28 @@ std::string CleanRequestId(grpc::string_ref raw) {
   return id;
 }
 
+// The caller's x-request-id, cleaned; empty when it sent none.
+std::string RequestIdOf(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto found = metadata.find("x-request-id");
+  return found == metadata.end() ? std::string() : CleanRequestId(found->second);
+}
+
 }  // namespace
+
+void CallTracker::Audit(absl::string_view full_method, grpc::StatusCode code, bool denied,
+                        const grpc::ServerContext& context,
+                        const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::vector<std::pair<absl::string_view, std::string>> line;
+  line.reserve(fields.size() + 5);
+  line.emplace_back("method", std::string(full_method));
+  line.emplace_back("principal", PrincipalOf(PeerOf(context)));
+  for (const auto& [name, value] : fields) line.emplace_back(name, value);
+  line.emplace_back("outcome", denied ? "denied" : code == grpc::StatusCode::OK ? "ok" : "failed");
+  line.emplace_back("code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code)));
+  line.emplace_back("request_id", RequestIdOf(context));
+  LogAudit("audit", line);
+}
 
 void CallTracker::Finished(absl::string_view full_method, grpc::StatusCode code,
                            absl::Duration elapsed, const grpc::ServerContext& context) {

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -30,6 +32,13 @@ class CallTracker {
   // answered (CANCELLED when the caller left first). Thread-safe.
   void Finished(absl::string_view full_method, grpc::StatusCode code, absl::Duration elapsed,
                 const grpc::ServerContext& context);
+  // The audit line of a call of an audited method (RpcServer::AuditCalls), written whatever
+  // --log-level says: the method, the caller's principal ("unauthenticated" without a verified
+  // client certificate), `fields` (ids; never a secret), the outcome ("denied" by the policy;
+  // "ok"; "failed" with the code), and the caller's x-request-id. Thread-safe.
+  void Audit(absl::string_view full_method, grpc::StatusCode code, bool denied,
+             const grpc::ServerContext& context,
+             const std::vector<std::pair<std::string, std::string>>& fields);
 
  private:
   Metrics* metrics_;

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "logic/identity_rules.h"
 #include "logic/validators.h"
 #include "transport/unary_call.h"
@@ -55,8 +56,17 @@ void IdentityServiceImpl::UpdateTokens(UnaryCall<v1::UpdateTokensRequest, v1::Au
 }
 
 void IdentityServiceImpl::GetTokens(UnaryCall<v1::GetTokensRequest, v1::OAuthTokens>& call) {
-  ServeById(call, &v1::GetTokensRequest::identity_id, "identity_id",
-            [&](int64_t id) { store_.GetTokens(id, call.options(), call.FinishWithValue()); });
+  ServeById(call, &v1::GetTokensRequest::identity_id, "identity_id", [&](int64_t id) {
+    store_.GetTokensWithOwner(id, call.options(),
+                              [&call](absl::StatusOr<storage::OwnedTokens> result) {
+                                if (result.ok()) {
+                                  // The audit line names whose tokens went out (never them).
+                                  call.AddAuditField("user_id", absl::StrCat(result->user_id));
+                                  call.response() = std::move(result->tokens);
+                                }
+                                call.Finish(result.status());
+                              });
+  });
 }
 
 void IdentityServiceImpl::DeleteIdentity(
@@ -73,6 +83,8 @@ void IdentityServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& build
   HandleUnary(server, service_, "UpdateTokens", this, &IdentityServiceImpl::UpdateTokens);
   HandleUnary(server, service_, "GetTokens", this, &IdentityServiceImpl::GetTokens);
   HandleUnary(server, service_, "DeleteIdentity", this, &IdentityServiceImpl::DeleteIdentity);
+  // Every token read, allowed or denied, leaves an audit line (docs/OPERATIONS.md, Audit lines).
+  server.AuditCalls(service_, "GetTokens");
 }
 
 }  // namespace firstsip::transport

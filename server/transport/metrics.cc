@@ -103,7 +103,35 @@ Metrics::Metrics()
                          .Name("firstsip_claim_waiters")
                          .Help("ClaimNextBriefing calls waiting for work")
                          .Register(*registry_)
-                         .Add({})) {}
+                         .Add({})),
+      denied_(prometheus::BuildCounter()
+                  .Name("firstsip_rpc_denied_total")
+                  .Help("calls the authorization policy refused (PERMISSION_DENIED), by method "
+                        "path")
+                  .Register(*registry_)),
+      policy_reloads_(prometheus::BuildCounter()
+                          .Name("firstsip_authz_policy_reloads_total")
+                          .Help("re-reads of --authz-policy that found it changed, by result: "
+                                "loaded (now in force) or refused (it does not parse; the "
+                                "previous policy stays in force)")
+                          .Register(*registry_)),
+      policy_loaded_(policy_reloads_.Add({{"result", "loaded"}})),
+      policy_refused_(policy_reloads_.Add({{"result", "refused"}})),
+      tls_reloads_(prometheus::BuildCounter()
+                       .Name("firstsip_tls_reloads_total")
+                       .Help("re-reads of --tls-cert, --tls-key and --tls-client-ca that found "
+                             "them changed, by result: loaded (new connections get them) or "
+                             "refused (unreadable, or a key that does not match its certificate; "
+                             "the previous ones stay in use)")
+                       .Register(*registry_)),
+      tls_loaded_(tls_reloads_.Add({{"result", "loaded"}})),
+      tls_refused_(tls_reloads_.Add({{"result", "refused"}})),
+      certificate_expiry_(prometheus::BuildGauge()
+                              .Name("firstsip_tls_certificate_expiry_timestamp_seconds")
+                              .Help("when the certificate served to new connections expires "
+                                    "(Unix time); alert well before it")
+                              .Register(*registry_)
+                              .Add({})) {}
 
 void Metrics::WatchOpened() { watch_streams_.Increment(); }
 void Metrics::WatchClosed() { watch_streams_.Decrement(); }
@@ -112,6 +140,16 @@ void Metrics::WatchEnded(absl::string_view code) {
   watch_ended_.Add({{"code", std::string(code)}}).Increment();
 }
 void Metrics::NotifyLag(double seconds) { notify_lag_.Observe(seconds < 0 ? 0 : seconds); }
+void Metrics::RecordDenied(absl::string_view path) {
+  denied_.Add({{"method", std::string(path)}}).Increment();
+}
+void Metrics::PolicyReloaded(bool loaded) {
+  (loaded ? policy_loaded_ : policy_refused_).Increment();
+}
+void Metrics::TlsReloaded(bool loaded) { (loaded ? tls_loaded_ : tls_refused_).Increment(); }
+void Metrics::SetCertificateExpiry(absl::Time not_after) {
+  certificate_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
 void Metrics::SetClaimWaiters(size_t waiters) { claim_waiters_.Set(static_cast<double>(waiters)); }
 
 void Metrics::RecordCall(absl::string_view service, absl::string_view method,

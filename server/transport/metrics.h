@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "db/pool.h"
 #include "db/read_pool.h"
 #include "prometheus/counter.h"
@@ -46,6 +47,16 @@ class Metrics {
   void NotifyLag(double seconds);
   void SetClaimWaiters(size_t waiters);
 
+  // Authorization (authorizer.h): a call the policy refused, by its path
+  // ("/package.Service/Method"); a re-read of the policy file that loaded a new policy or was
+  // refused. Thread-safe.
+  void RecordDenied(absl::string_view path);
+  void PolicyReloaded(bool loaded);
+  // TLS (server_tls.h): a re-read of the certificate files that published a renewed pair or was
+  // refused; when the certificate served to new connections expires.
+  void TlsReloaded(bool loaded);
+  void SetCertificateExpiry(absl::Time not_after);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& calls_;
@@ -66,6 +77,14 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& watch_ended_;
   prometheus::Histogram& notify_lag_;
   prometheus::Gauge& claim_waiters_;
+  prometheus::Family<prometheus::Counter>& denied_;
+  prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Counter& policy_loaded_;
+  prometheus::Counter& policy_refused_;
+  prometheus::Family<prometheus::Counter>& tls_reloads_;
+  prometheus::Counter& tls_loaded_;
+  prometheus::Counter& tls_refused_;
+  prometheus::Gauge& certificate_expiry_;
   std::mutex mutex_;
   // Cumulative counts already added to the counters, by pool or read target; guarded by mutex_.
   std::map<std::string, int64_t> counted_;

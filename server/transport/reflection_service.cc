@@ -143,15 +143,30 @@ class ReflectionBackend {
   std::vector<std::string> services_;  // guarded by mutex_
 };
 
+// The check every reflection call passes first (InitReflectionServerBuilderPlugin).
+ReflectionCallCheck& CallCheck() {
+  static ReflectionCallCheck* check = new ReflectionCallCheck();
+  return *check;
+}
+
+grpc::Status Check(const grpc::ServerContext& context, const char* path) {
+  return CallCheck() ? CallCheck()(context, path) : grpc::Status::OK;
+}
+
 class ReflectionV1 final : public v1::ServerReflection::Service {
  public:
   explicit ReflectionV1(std::shared_ptr<ReflectionBackend> backend)
       : backend_(std::move(backend)) {}
 
   grpc::Status ServerReflectionInfo(
-      grpc::ServerContext* /*context*/,
+      grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::ServerReflectionResponse, v1::ServerReflectionRequest>* stream)
       override {
+    if (grpc::Status allowed =
+            Check(*context, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+        !allowed.ok()) {
+      return allowed;
+    }
     v1::ServerReflectionRequest request;
     while (stream->Read(&request)) {
       if (!stream->Write(backend_->Answer(request))) break;
@@ -171,9 +186,14 @@ class ReflectionV1Alpha final : public v1alpha::ServerReflection::Service {
       : backend_(std::move(backend)) {}
 
   grpc::Status ServerReflectionInfo(
-      grpc::ServerContext* /*context*/,
+      grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1alpha::ServerReflectionResponse, v1alpha::ServerReflectionRequest>*
           stream) override {
+    if (grpc::Status allowed =
+            Check(*context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+        !allowed.ok()) {
+      return allowed;
+    }
     v1alpha::ServerReflectionRequest alpha_request;
     while (stream->Read(&alpha_request)) {
       v1::ServerReflectionRequest request;
@@ -213,10 +233,12 @@ std::unique_ptr<grpc::ServerBuilderPlugin> CreateReflectionPlugin() {
 
 }  // namespace
 
-void InitReflectionServerBuilderPlugin() {
+void InitReflectionServerBuilderPlugin(ReflectionCallCheck check) {
   static std::once_flag once;
-  std::call_once(once,
-                 [] { grpc::ServerBuilder::InternalAddPluginFactory(&CreateReflectionPlugin); });
+  std::call_once(once, [&check] {
+    CallCheck() = std::move(check);
+    grpc::ServerBuilder::InternalAddPluginFactory(&CreateReflectionPlugin);
+  });
 }
 
 }  // namespace firstsip::transport

@@ -10,9 +10,13 @@
 // tools, never on the request path that the completion queues serve (rpc_server.h).
 #pragma once
 
+#include <functional>
 #include <span>
+#include <string>
 
 #include "absl/strings/string_view.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
 
 namespace firstsip::transport {
 
@@ -25,9 +29,16 @@ struct EmbeddedFile {
 // The serialized google.protobuf.FileDescriptorSets embedded at build time.
 std::span<const EmbeddedFile> EmbeddedDescriptorSets();
 
+// Decides whether a reflection call may proceed: OK, or the status to end it with. Gets the
+// call's context and its method path ("/grpc.reflection.v1.ServerReflection/...").
+using ReflectionCallCheck =
+    std::function<grpc::Status(const grpc::ServerContextBase& context, const std::string& path)>;
+
 // Makes every grpc::ServerBuilder built afterwards serve both reflection services, listing the
 // services registered with it. Call once, before BuildAndStart (in place of
-// grpc::reflection::InitProtoReflectionServerBuilderPlugin()); later calls do nothing.
-void InitReflectionServerBuilderPlugin();
+// grpc::reflection::InitProtoReflectionServerBuilderPlugin()); later calls do nothing. With
+// `check` (the authorization policy: reflection calls do not pass through our transport), each
+// reflection call is checked before it is served.
+void InitReflectionServerBuilderPlugin(ReflectionCallCheck check = nullptr);
 
 }  // namespace firstsip::transport

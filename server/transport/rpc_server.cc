@@ -83,8 +83,8 @@ void ServedMethod::PostNext(ServingQueue& queue) const {
   if (queue.accepting) post(*this, queue);
 }
 
-RpcServer::RpcServer(int threads, CallTracker& tracker)
-    : threads_(std::max(1, threads)), tracker_(tracker) {}
+RpcServer::RpcServer(int threads, CallTracker& tracker, Authorizer* authorizer)
+    : threads_(std::max(1, threads)), tracker_(tracker), authorizer_(authorizer) {}
 
 RpcServer::~RpcServer() { Stop(); }
 
@@ -100,7 +100,21 @@ void RpcServer::AddService(grpc::ServerBuilder& builder, RawService& service) {
   }
 }
 
+void RpcServer::AuditCalls(RawService& service, absl::string_view method) {
+  bool found = false;
+  for (ServedMethod& served : methods_) {
+    if (served.service == &service && served.method_name == method) found = served.audited = true;
+  }
+  if (!found) {
+    unknown_audited_.push_back(absl::StrCat(service.descriptor().full_name(), "/", method));
+  }
+}
+
 absl::Status RpcServer::Start() {
+  if (!unknown_audited_.empty()) {
+    return absl::InternalError(
+        absl::StrCat("AuditCalls names a method with no handler: ", unknown_audited_.front()));
+  }
   for (const ServedMethod& method : methods_) {
     if (method.index < 0) {
       return absl::InternalError(absl::StrCat("a handler names a method ",

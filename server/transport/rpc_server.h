@@ -82,6 +82,7 @@ class RawService final : public grpc::Service {
   std::vector<std::string> paths_;  // stable: gRPC keeps pointers to them
 };
 
+class Authorizer;
 class RpcServer;
 struct ServedMethod;
 
@@ -126,6 +127,8 @@ struct ServedMethod {
   int index = -1;  // -1: the service has no method of that name
   std::string method_name;
   CallTracker* tracker = nullptr;
+  Authorizer* authorizer = nullptr;  // null: no policy, every call proceeds
+  bool audited = false;              // each call writes an audit line (RpcServer::AuditCalls)
   std::function<void(const ServedMethod&, ServingQueue&)> post;
 
   const std::string& path() const { return service->path(index); }
@@ -136,8 +139,9 @@ struct ServedMethod {
 // The completion queues and their threads, and the methods served on them.
 class RpcServer {
  public:
-  // `threads` queues, each drained by a thread of its own. The tracker must outlive this.
-  RpcServer(int threads, CallTracker& tracker);
+  // `threads` queues, each drained by a thread of its own. The tracker, and the authorizer when
+  // there is one (a policy: every call is checked against it), must outlive this.
+  RpcServer(int threads, CallTracker& tracker, Authorizer* authorizer = nullptr);
   ~RpcServer();
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
@@ -156,6 +160,7 @@ class RpcServer {
     served.index = service.IndexOf(method);
     served.method_name = std::string(method);
     served.tracker = &tracker_;
+    served.authorizer = authorizer_;
     auto shared = std::make_shared<Handler>(std::move(handler));
     served.post = [shared](const ServedMethod& self, ServingQueue& queue) {
       (new Call(self, queue, *shared))->AwaitCall();
@@ -163,9 +168,14 @@ class RpcServer {
     methods_.push_back(std::move(served));
   }
 
+  // Every call of `method` (already handled) writes an audit line when it ends: the caller, the
+  // ids its request named, what the handler added, and how it ended (call_tracker.h). For
+  // methods that hand out secrets.
+  void AuditCalls(RawService& service, absl::string_view method);
+
   // After the grpc::Server is built: asks for the first call of every method on every queue
   // and starts the threads. INTERNAL when a method of a registered service has no handler (a
-  // call to it would wait forever) or a handler names no method.
+  // call to it would wait forever), or a handler or AuditCalls names no method.
   absl::Status Start();
 
   // After grpc::Server::Shutdown returned and every call is answered: shuts the queues down
@@ -177,7 +187,9 @@ class RpcServer {
 
   const int threads_;
   CallTracker& tracker_;
+  Authorizer* const authorizer_;
   std::vector<RawService*> services_;
+  std::vector<std::string> unknown_audited_;  // AuditCalls names no handled method
   std::vector<ServedMethod> methods_;
   std::vector<std::unique_ptr<ServingQueue>> queues_;
   bool started_ = false;

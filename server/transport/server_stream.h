@@ -12,6 +12,7 @@
 
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "transport/grpc_status.h"
 #include "transport/incoming_call.h"
 #include "transport/rpc_server.h"
 
@@ -106,6 +107,8 @@ class ServerStreamBase : public IncomingCall {
       delete this;
       return;
     }
+    // With a policy, a caller it does not allow never reaches the stream's own Start.
+    if (absl::Status allowed = Authorize(); !allowed.ok()) return End(ToGrpcStatus(allowed));
     Start();
   }
   void OnWritten(bool ok) {

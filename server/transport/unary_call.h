@@ -1,5 +1,6 @@
 // How every unary RPC of ours is served (rpc_server.h has the threads and queues). A UnaryCall
-// waits for one call of its method; when it arrives, the call parses its request (a request
+// waits for one call of its method; when it arrives, the call is authorized (with a policy,
+// authorizer.h: PERMISSION_DENIED before anything else), parses its request (a request
 // protobuf refuses is answered INVALID_ARGUMENT naming the field, request_parser.h) and runs the
 // method's handler, which validates with the logic rules and starts the storage call. The call
 // finishes when the database answers, on the pool's thread. No thread waits on PostgreSQL.
@@ -137,9 +138,17 @@ class UnaryCall final : public UnaryCallBase {
 
  private:
   void Start() override {
+    if (absl::Status allowed = Authorize(); !allowed.ok()) {
+      // A denied call's request is read only for its audit line (which ids it asked for).
+      if (method_.audited && ParseRequest(request_bytes(), request_).ok()) {
+        NoteRequestForAudit(request_);
+      }
+      return Finish(allowed);
+    }
     if (absl::Status parsed = ParseRequest(request_bytes(), request_); !parsed.ok()) {
       return Finish(parsed);
     }
+    NoteRequestForAudit(request_);
     handler_(*this);
   }
 

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "firstsip/v1/identity.grpc.pb.h"
 #include "firstsip/v1/user.grpc.pb.h"
@@ -29,6 +30,7 @@ using testing::MetricValue;
 
 constexpr char kPassword[] = "s3cret-db-pass";
 constexpr char kAccessToken[] = "ya29.observability-access-token";
+constexpr char kRefreshToken[] = "1//observability-refresh-token";
 
 class ObservabilityTest : public testing::RunningServerTest {
  protected:
@@ -93,6 +95,7 @@ TEST_F(ObservabilityTest, LogsAreOneJsonObjectPerLineWithTheCallAndNeverASecret)
   sign_in.set_provider_user_id("sub-1");
   sign_in.set_email("ada@example.com");
   sign_in.mutable_tokens()->set_access_token(kAccessToken);
+  sign_in.mutable_tokens()->set_refresh_token(kRefreshToken);
   v1::SignInResponse signed_in;
   auto context = Context();
   context->AddMetadata("x-request-id", "req-4242");
@@ -100,11 +103,14 @@ TEST_F(ObservabilityTest, LogsAreOneJsonObjectPerLineWithTheCallAndNeverASecret)
   v1::GetTokensRequest tokens_request;
   tokens_request.set_identity_id(signed_in.identity().id());
   v1::OAuthTokens tokens;
-  ASSERT_TRUE(identities->GetTokens(Context().get(), tokens_request, &tokens).ok());
+  auto tokens_context = Context();
+  tokens_context->AddMetadata("x-request-id", "req-tokens");
+  ASSERT_TRUE(identities->GetTokens(tokens_context.get(), tokens_request, &tokens).ok());
   ASSERT_EQ(server_->Stop(SIGTERM), 0);
   std::string output = server_->output();
 
   bool found_call = false;
+  int audit_lines = 0;
   int json_lines = 0;
   for (absl::string_view line : absl::StrSplit(output, '\n')) {
     if (line.empty() || line[0] != '{') continue;
@@ -121,10 +127,22 @@ TEST_F(ObservabilityTest, LogsAreOneJsonObjectPerLineWithTheCallAndNeverASecret)
       EXPECT_EQ(fields.at("request_id").string_value(), "req-4242");
       EXPECT_TRUE(fields.at("duration_ms").has_number_value()) << line;
     }
+    // The token read's audit line: who (no certificate on plaintext), whose tokens, never them.
+    if (fields.at("message").string_value() == "audit") {
+      ++audit_lines;
+      EXPECT_EQ(fields.at("level").string_value(), "audit");
+      EXPECT_EQ(fields.at("method").string_value(), "/firstsip.v1.IdentityService/GetTokens");
+      EXPECT_EQ(fields.at("principal").string_value(), "unauthenticated");
+      EXPECT_EQ(fields.at("identity_id").string_value(), absl::StrCat(signed_in.identity().id()));
+      EXPECT_EQ(fields.at("user_id").string_value(), absl::StrCat(signed_in.user().id()));
+      EXPECT_EQ(fields.at("outcome").string_value(), "ok");
+      EXPECT_EQ(fields.at("request_id").string_value(), "req-tokens");
+    }
   }
+  EXPECT_EQ(audit_lines, 1) << output;
   EXPECT_GT(json_lines, 3);
   EXPECT_TRUE(found_call) << output;
-  for (const char* secret : {kPassword, kAccessToken, testing::kTestEncryptionKey}) {
+  for (const char* secret : {kPassword, kAccessToken, kRefreshToken, testing::kTestEncryptionKey}) {
     EXPECT_FALSE(absl::StrContains(output, secret)) << secret << " leaked:\n" << output;
   }
   EXPECT_TRUE(absl::StrContains(output, "password=***")) << output;

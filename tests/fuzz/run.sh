@@ -37,9 +37,11 @@ protoc --proto_path=proto --cpp_out="$out/gen" proto/firstsip/v1/*.proto
 flags+=(-I"$out/gen")
 build request_parser_fuzzer tests/fuzz/request_parser_fuzzer.cc server/transport/request_parser.cc \
   "$out"/gen/firstsip/v1/*.pb.cc $(pkg-config --libs protobuf grpc++)
+build authz_policy_fuzzer tests/fuzz/authz_policy_fuzzer.cc server/authz/policy.cc -lsimdjson \
+  $(pkg-config --libs protobuf)
 
 status=0
-for fuzzer in page_token stored_value validators migration_name request_parser; do
+for fuzzer in page_token stored_value validators migration_name request_parser authz_policy; do
   corpus=$out/corpus-$fuzzer
   rm -rf "$corpus" && cp -r "tests/fuzz/corpus/$fuzzer" "$corpus"
   if "$out/${fuzzer}_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \

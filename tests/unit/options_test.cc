@@ -124,5 +124,25 @@ TEST(ValidateOptions, KeepaliveIsBetweenASecondAndTwoHoursAndItsTimeoutAtMostTwe
   EXPECT_EQ(KeepaliveTimeout(options), absl::Seconds(2)) << "never longer than the interval";
 }
 
+TEST(ValidateOptions, RefreshIntervalIsBetweenASecondAndAnHour) {
+  EXPECT_EQ(Options().refresh_interval, absl::Seconds(10));
+  ExpectDurationRange(
+      &Options::refresh_interval, "refresh-interval",
+      {absl::ZeroDuration(), absl::Milliseconds(999), absl::Hours(1) + absl::Seconds(1)},
+      {absl::Seconds(1), absl::Seconds(10), absl::Hours(1)});
+}
+
+TEST(ValidateOptions, APolicyNeedsClientCertificatesAndSaysSo) {
+  Options options;
+  options.authz_policy = "/etc/firstsip/authz/policy.json";
+  options.tls_cert = "server.pem";
+  options.tls_key = "server.key";
+  absl::Status refused = ValidateOptions(options);
+  EXPECT_TRUE(absl::StartsWith(refused.message(), "--authz-policy: ")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "--tls-client-ca")) << refused;
+  options.tls_client_ca = "ca.pem";
+  EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
 }  // namespace
 }  // namespace firstsip::app
