@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@
 #include "firstsip/v1/user.grpc.pb.h"
 #include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
+#include "lifecycle/lifecycle_jobs.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
 #include "push/change_announcer.h"
@@ -54,6 +56,7 @@
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
 #include "storage/identity_store.h"
+#include "storage/lifecycle_store.h"
 #include "storage/user_store.h"
 #include "transport/briefing_service.h"
 #include "transport/call_tracker.h"
@@ -144,6 +147,18 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(bool, insecure_listen, false,
           "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
           "(env FIRSTSIP_INSECURE_LISTEN)");
+// --- Personal-data lifecycle (issue 24): erasure after soft delete, briefing retention, export.
+ABSL_FLAG(absl::Duration, erase_deleted_after, kDefaults.erase_deleted_after,
+          "erase users soft-deleted longer than this, for good (env "
+          "FIRSTSIP_ERASE_DELETED_AFTER); 0: never");
+ABSL_FLAG(absl::Duration, briefing_retention, kDefaults.briefing_retention,
+          "remove briefings created longer ago than this, with their changes (env "
+          "FIRSTSIP_BRIEFING_RETENTION); 0: keep them forever");
+ABSL_FLAG(absl::Duration, lifecycle_interval, kDefaults.lifecycle_interval,
+          "how often erasure and retention look for work (env FIRSTSIP_LIFECYCLE_INTERVAL)");
+ABSL_FLAG(int, export_message_bytes, kDefaults.export_message_bytes,
+          "largest ExportUser stream message, in bytes (env FIRSTSIP_EXPORT_MESSAGE_BYTES)");
+// --- end of the lifecycle flags.
 ABSL_FLAG(std::string, log_format, "json",
           "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
@@ -187,6 +202,10 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"tls_key", "FIRSTSIP_TLS_KEY"},
     {"tls_client_ca", "FIRSTSIP_TLS_CLIENT_CA"},
     {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
+    {"erase_deleted_after", "FIRSTSIP_ERASE_DELETED_AFTER"},
+    {"briefing_retention", "FIRSTSIP_BRIEFING_RETENTION"},
+    {"lifecycle_interval", "FIRSTSIP_LIFECYCLE_INTERVAL"},
+    {"export_message_bytes", "FIRSTSIP_EXPORT_MESSAGE_BYTES"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
 };
@@ -259,6 +278,10 @@ app::Options OptionsFromFlags() {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  options.erase_deleted_after = absl::GetFlag(FLAGS_erase_deleted_after);
+  options.briefing_retention = absl::GetFlag(FLAGS_briefing_retention);
+  options.lifecycle_interval = absl::GetFlag(FLAGS_lifecycle_interval);
+  options.export_message_bytes = absl::GetFlag(FLAGS_export_message_bytes);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
@@ -365,10 +388,18 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   crypto::TokenCipher cipher(keys);
   storage::UserStore user_store(pool, reads);
   storage::IdentityStore identity_store(pool, reads, cipher);
-  transport::UserServiceImpl user_service(user_store);
   storage::ChangeStore change_store(pool);
   // Changes are announced after their commit, batched (push/change_announcer.h).
   push::ChangeAnnouncer announcer(change_store);
+
+  // --- Personal-data lifecycle (issue 24): EraseUser and ExportUser, and the background jobs
+  // (started below, once the server serves). An erasure's notice ends the user's watches.
+  storage::LifecycleStore lifecycle_store(
+      pool, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
+  transport::UserServiceImpl user_service(
+      user_store, transport::ExportServices{&lifecycle_store,
+                                            static_cast<size_t>(options.export_message_bytes)});
+  // --- end of the lifecycle services.
   storage::BriefingStore briefing_store(
       pool, reads, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); });
   transport::IdentityServiceImpl identity_service(identity_store);
@@ -474,6 +505,21 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
                                    std::string(v1::BriefingService::service_full_name())},
                                   options.health_interval, &metrics);
   health.Start();
+
+  // --- Personal-data lifecycle (issue 24): erasure after soft delete and briefing retention,
+  // on every replica (lifecycle/lifecycle_jobs.h); stopped before the pool.
+  lifecycle::JobOptions lifecycle_options;
+  lifecycle_options.erase_deleted_after = options.erase_deleted_after;
+  lifecycle_options.briefing_retention = options.briefing_retention;
+  lifecycle_options.interval = options.lifecycle_interval;
+  lifecycle::LifecycleJobs lifecycle_jobs(
+      lifecycle_store, lifecycle_options,
+      [&metrics](const std::string& job, bool ok, absl::Duration took,
+                 const std::map<std::string, int64_t>& removed) {
+        metrics.LifecycleBatch(job, ok, absl::ToDoubleSeconds(took), removed);
+      });
+  // --- end of the lifecycle jobs.
+
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", port,
                        options.tls_cert.empty()        ? ""
@@ -507,6 +553,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   }
   drain.join();
   server->Wait();
+  lifecycle_jobs.Stop();  // issue 24
   pruner.Stop();
   sweeper.Stop();
   listener.Stop();

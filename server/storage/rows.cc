@@ -1,5 +1,6 @@
 #include "storage/rows.h"
 
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,8 +12,22 @@
 #include "logic/user_rules.h"
 
 namespace firstsip::storage {
+namespace {
+
+std::vector<int> AllRows(const db::Result& result) {
+  std::vector<int> rows(static_cast<size_t>(result.rows()));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) {
+  return UsersFromRows(result, AllRows(result));
+}
+
+absl::StatusOr<std::vector<v1::User>> UsersFromRows(const db::Result& result,
+                                                    absl::Span<const int> rows) {
   const int id = result.Column("id"), email = result.Column("email"), name = result.Column("name"),
             timezone = result.Column("timezone"),
             briefing_time = result.Column("preferred_briefing_time"), role = result.Column("role"),
@@ -21,8 +36,8 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) 
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
             deleted = result.Column("delete_time_us");
   std::vector<v1::User> users;
-  users.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
+  users.reserve(rows.size());
+  for (int row : rows) {
     v1::User& user = users.emplace_back();
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     user.set_id(id_value);
@@ -51,6 +66,11 @@ absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result) 
 }
 
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result) {
+  return IdentitiesFromRows(result, AllRows(result));
+}
+
+absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromRows(const db::Result& result,
+                                                                 absl::Span<const int> rows) {
   const int id = result.Column("identity_id"), user_id = result.Column("identity_user_id"),
             provider = result.Column("identity_provider"),
             provider_user_id = result.Column("identity_provider_user_id"),
@@ -60,8 +80,8 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
             created = result.Column("identity_create_time_us"),
             updated = result.Column("identity_update_time_us");
   std::vector<v1::AuthIdentity> identities;
-  identities.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
+  identities.reserve(rows.size());
+  for (int row : rows) {
     v1::AuthIdentity& identity = identities.emplace_back();
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     identity.set_id(id_value);
@@ -87,14 +107,19 @@ absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Res
 }
 
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result) {
+  return BriefingsFromRows(result, AllRows(result));
+}
+
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromRows(const db::Result& result,
+                                                            absl::Span<const int> rows) {
   const int id = result.Column("id"), user_id = result.Column("user_id"),
             status = result.Column("status"), content = result.Column("content"),
             error_message = result.Column("error_message"), read = result.Column("read_at_us"),
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
             deleted = result.Column("delete_time_us");
   std::vector<v1::Briefing> briefings;
-  briefings.reserve(result.rows());
-  for (int row = 0; row < result.rows(); ++row) {
+  briefings.reserve(rows.size());
+  for (int row : rows) {
     v1::Briefing& briefing = briefings.emplace_back();
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
     briefing.set_id(id_value);

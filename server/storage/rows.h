@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "db/result.h"
 #include "firstsip/v1/briefing.pb.h"
 #include "firstsip/v1/identity.pb.h"
@@ -59,6 +60,14 @@ namespace firstsip::storage {
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result);
+// The same for the given rows only, in the order given: for a statement whose rows are of
+// several kinds (storage/lifecycle_store.cc's export).
+absl::StatusOr<std::vector<v1::User>> UsersFromRows(const db::Result& result,
+                                                    absl::Span<const int> rows);
+absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromRows(const db::Result& result,
+                                                                 absl::Span<const int> rows);
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromRows(const db::Result& result,
+                                                            absl::Span<const int> rows);
 
 // The first row, mapped by `map` (one of the functions above); `if_none` when there is none.
 template <typename T>
