@@ -9,6 +9,8 @@
 -- a PL/pgSQL function takes a fresh snapshot under READ COMMITTED), so a briefing or identity
 -- committed by someone who held the user's lock just before is erased too, never left behind.
 -- One statement of data-modifying CTEs would read everything in the snapshot it started with.
+-- Every lookup by user goes through an index (briefings_user_id_idx, migration 000009, which
+-- also serves the foreign key's check when the user's row goes).
 CREATE TABLE IF NOT EXISTS erased_users (
   id bigint PRIMARY KEY,
   erase_time timestamptz NOT NULL DEFAULT now()
@@ -84,11 +86,7 @@ BEGIN
         RETURN;
       END IF;
       PERFORM 1 FROM auth_identities i WHERE i.user_id = p_id FOR UPDATE NOWAIT;
-      -- Both partial indexes: live briefings, then soft-deleted ones.
-      PERFORM 1 FROM briefings b WHERE b.user_id = p_id AND b.delete_time IS NULL
-        FOR UPDATE NOWAIT;
-      PERFORM 1 FROM briefings b WHERE b.user_id = p_id AND b.delete_time IS NOT NULL
-        FOR UPDATE NOWAIT;
+      PERFORM 1 FROM briefings b WHERE b.user_id = p_id FOR UPDATE NOWAIT;
       locked := true;
     EXCEPTION WHEN lock_not_available THEN
       PERFORM pg_sleep(0.001 * attempt);
@@ -101,8 +99,7 @@ BEGIN
   END IF;
   DELETE FROM auth_identities i WHERE i.user_id = p_id;
   DELETE FROM briefing_changes c WHERE c.user_id = p_id;
-  DELETE FROM briefings b WHERE b.user_id = p_id AND b.delete_time IS NULL;
-  DELETE FROM briefings b WHERE b.user_id = p_id AND b.delete_time IS NOT NULL;
+  DELETE FROM briefings b WHERE b.user_id = p_id;
   INSERT INTO erased_users (id) VALUES (p_id) RETURNING erase_time INTO erased_at;
   DELETE FROM users u WHERE u.id = p_id;
   RETURN QUERY SELECT 'erased'::text, (extract(epoch FROM erased_at) * 1000000)::int8,
@@ -134,32 +131,24 @@ BEGIN
   IF ids IS NULL THEN
     RETURN;
   END IF;
-  WITH held AS MATERIALIZED (
+  -- One snapshot for both sides: the rows locked now, and all the rows; a user with a row in
+  -- the second and not the first is busy.
+  WITH held_identities AS MATERIALIZED (
     SELECT i.id FROM auth_identities i WHERE i.user_id = ANY (ids) FOR UPDATE SKIP LOCKED),
-  held_live AS MATERIALIZED (
-    SELECT b.id FROM briefings b WHERE b.user_id = ANY (ids) AND b.delete_time IS NULL
-    FOR UPDATE SKIP LOCKED),
-  held_deleted AS MATERIALIZED (
-    SELECT b.id FROM briefings b WHERE b.user_id = ANY (ids) AND b.delete_time IS NOT NULL
-    FOR UPDATE SKIP LOCKED)
+  held_briefings AS MATERIALIZED (
+    SELECT b.id FROM briefings b WHERE b.user_id = ANY (ids) FOR UPDATE SKIP LOCKED)
   SELECT array_agg(DISTINCT x.user_id) INTO busy FROM (
     SELECT i.user_id FROM auth_identities i
-      WHERE i.user_id = ANY (ids) AND i.id NOT IN (SELECT id FROM held)
+      WHERE i.user_id = ANY (ids) AND i.id NOT IN (SELECT id FROM held_identities)
     UNION ALL
     SELECT b.user_id FROM briefings b
-      WHERE b.user_id = ANY (ids) AND b.delete_time IS NULL
-        AND b.id NOT IN (SELECT id FROM held_live)
-    UNION ALL
-    SELECT b.user_id FROM briefings b
-      WHERE b.user_id = ANY (ids) AND b.delete_time IS NOT NULL
-        AND b.id NOT IN (SELECT id FROM held_deleted)) x;
+      WHERE b.user_id = ANY (ids) AND b.id NOT IN (SELECT id FROM held_briefings)) x;
   IF busy IS NOT NULL THEN
     ids := ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(busy));
   END IF;
   DELETE FROM auth_identities i WHERE i.user_id = ANY (ids);
   DELETE FROM briefing_changes c WHERE c.user_id = ANY (ids);
-  DELETE FROM briefings b WHERE b.user_id = ANY (ids) AND b.delete_time IS NULL;
-  DELETE FROM briefings b WHERE b.user_id = ANY (ids) AND b.delete_time IS NOT NULL;
+  DELETE FROM briefings b WHERE b.user_id = ANY (ids);
   INSERT INTO erased_users (id) SELECT unnest(ids);
   RETURN QUERY DELETE FROM users u WHERE u.id = ANY (ids)
     RETURNING u.id, u.id || ' ' || u.change_seq || ' '

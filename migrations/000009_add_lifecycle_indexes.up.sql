@@ -6,14 +6,17 @@
 CREATE INDEX CONCURRENTLY IF NOT EXISTS users_deleted_idx ON users (delete_time)
   WHERE delete_time IS NOT NULL;
 
--- briefings_user_deleted_idx: a user's soft-deleted briefings, which erasure must find as well
--- as the live ones (briefings_user_list_idx holds only those). Partial, so CreateBriefing never
--- writes it; only DeleteBriefing does.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS briefings_user_deleted_idx ON briefings (user_id)
-  WHERE delete_time IS NOT NULL;
+-- briefings_user_id_idx: every briefing of a user, live or soft-deleted. Erasure removes them
+-- all, and removing the user's row makes PostgreSQL check the foreign key from briefings with
+-- "WHERE user_id = $1", which none of the partial indexes can answer: without this index each
+-- erased user would cost a scan of the whole table. CreateBriefing writes one more index entry
+-- (docs/BENCHMARKS.md, "Personal data lifecycle", measures what that costs).
+CREATE INDEX CONCURRENTLY IF NOT EXISTS briefings_user_id_idx ON briefings (user_id);
 
 -- briefings_create_time_brin: retention finds briefings past the horizon. Rows arrive in time
 -- order, so a BRIN index is a few pages for millions of rows and costs inserts next to nothing;
--- when nothing is past the horizon it says so without reading the table.
+-- when nothing is past the horizon it says so without reading the table. Pages written since
+-- their range was last summarized are always read, so autosummarize asks autovacuum to
+-- summarize each range as soon as it fills, not only at the table's next vacuum.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS briefings_create_time_brin ON briefings
-  USING brin (create_time);
+  USING brin (create_time) WITH (autosummarize = on);

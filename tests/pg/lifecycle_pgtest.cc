@@ -330,6 +330,27 @@ TEST_F(LifecycleTest, RetentionRemovesExactlyTheBriefingsPastTheHorizonWithTheir
   EXPECT_EQ(Count("SELECT count(*) FROM briefing_changes"), 400 - doomed);
 }
 
+// Erasing a user makes PostgreSQL check each foreign key to users with "WHERE user_id = $1";
+// without an index that can answer it (partial ones cannot), every erased user would cost a scan
+// of the whole table: 10 M briefings, seconds per user.
+TEST_F(LifecycleTest, EveryLookupErasureMakesCanUseAnIndex) {
+  Run("SET enable_seqscan = off");
+  for (const char* query :
+       {"SELECT 1 FROM ONLY briefings x WHERE user_id = 1 FOR KEY SHARE OF x",
+        "SELECT 1 FROM ONLY auth_identities x WHERE user_id = 1 FOR KEY SHARE OF x",
+        "SELECT 1 FROM briefing_changes WHERE user_id = 1",
+        "SELECT id FROM users WHERE delete_time IS NOT NULL AND delete_time < now() "
+        "ORDER BY delete_time LIMIT 200",
+        "SELECT id FROM briefings WHERE create_time < now() - interval '90 days' LIMIT 500"}) {
+    SCOPED_TRACE(query);
+    auto plan = sql_->Exec(absl::StrCat("EXPLAIN ", query));
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::string text;
+    for (int row = 0; row < plan->rows(); ++row) absl::StrAppend(&text, plan->Text(row, 0), "\n");
+    EXPECT_EQ(text.find("Seq Scan"), std::string::npos) << text;
+  }
+}
+
 TEST_F(LifecycleTest, ExportReadsTheUserItsIdentitiesAndEveryBriefingOldestFirst) {
   SeedAdaAndBob();
   absl::StatusOr<UserExport> data = Wait<UserExport>(
