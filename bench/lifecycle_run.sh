@@ -255,9 +255,9 @@ Seeded: $live_users users, $briefings briefings (\`briefings\` $table_size, its 
   rows): $erase_summary erasures, as the server's call log times them.
 - **Erase job while serving**: $deleted users soft-deleted 31 days ago (an identity and 5
   briefings each) erased by one server in $job_seconds s: **$job_rate users/s** ($batches
-  batches of up to 200), while CreateBriefing ran at 8 in flight: $job_load.
+  batches of up to 500), while CreateBriefing ran at 8 in flight: $job_load.
 - **Retention of 1 % of $briefings briefings** (\`--briefing-retention=2376h\`): $removed
-  briefings removed in $ret_seconds s from the server's start ($ret_batches batches of 500,
+  briefings removed in $ret_seconds s from the server's start ($ret_batches batches of up to 100,
   $(awk -v s="$ret_batch_sum" -v n="$ret_batches" 'BEGIN { printf "%.1f", n ? 1000 * s / n : 0 }') ms each on
   average), CreateBriefing at 8 in flight meanwhile and before and after, without retention:
 

@@ -65,8 +65,8 @@ struct Options {
   absl::Duration erase_deleted_after = absl::Hours(24 * 30);
   absl::Duration briefing_retention = absl::ZeroDuration();
   absl::Duration lifecycle_interval = absl::Minutes(1);
-  // ExportUser sends messages of at most this many bytes (a briefing larger alone travels
-  // alone); below gRPC's default 4 MiB receive limit.
+  // ExportUser sends messages of at most this many bytes (a briefing larger than that travels
+  // in a message of its own); below gRPC's default 4 MiB receive limit.
   int export_message_bytes = 1 << 20;
   // A file holding the base64 key (e.g. a Kubernetes secret mount); else ENCRYPTION_KEY.
   std::string encryption_key_file;

@@ -26,8 +26,8 @@ constexpr db::Query kRemoveOldBriefings{
     "now() - " FIRSTSIP_MICROS_INTERVAL("$1") ", $2)"};
 
 // One statement, so one snapshot, for the whole export: the user's row (part 0), its
-// identities (part 1) and its briefings, live and soft-deleted through their two partial
-// indexes (part 2). The parts share one column list (each fills its own columns, the rest are
+// identities (part 1) and its briefings, live and soft-deleted (part 2, through
+// briefings_user_id_idx). The parts share one column list (each fills its own columns, the rest are
 // NULL), named as storage/rows.h maps them; sort_key orders rows within a part. Never the
 // tokens, only whether each is stored.
 // The user's columns between id and create_time_us.
@@ -39,7 +39,7 @@ constexpr db::Query kRemoveOldBriefings{
   "identity_token_expiry_us, NULL::bool AS identity_has_access_token, NULL::bool AS " \
   "identity_has_refresh_token, NULL::int8 AS identity_create_time_us, NULL::int8 AS " \
   "identity_update_time_us"
-#define FIRSTSIP_EXPORT_BRIEFINGS(deleted)                                             \
+#define FIRSTSIP_EXPORT_BRIEFINGS                                                      \
   "SELECT 2, b.id, NULL, b.id, " FIRSTSIP_NO_USER_COLUMNS                              \
   ", "                                                                                 \
   "(extract(epoch FROM b.create_time) * 1000000)::int8, "                              \
@@ -48,20 +48,21 @@ constexpr db::Query kRemoveOldBriefings{
   ", "                                                                                 \
   "b.user_id, b.status, b.content, b.error_message, "                                  \
   "(extract(epoch FROM b.read_at) * 1000000)::int8 "                                   \
-  "FROM briefings b WHERE b.user_id = $1 AND b.delete_time " deleted
+  "FROM briefings b WHERE b.user_id = $1"
 constexpr db::Query kExportUser{
     "lifecycle_export_user",
     "SELECT 0 AS part, u.id AS sort_key, (extract(epoch FROM now()) * 1000000)::int8 AS "
-    "snapshot_us, " FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_NO_IDENTITY_COLUMNS ", "
+    "snapshot_us, " FIRSTSIP_USER_COLUMNS ", " FIRSTSIP_NO_IDENTITY_COLUMNS
+    ", "
     "NULL::int8 AS user_id, NULL::text AS status, NULL::jsonb AS content, "
     "NULL::text AS error_message, NULL::int8 AS read_at_us "
     "FROM users u WHERE u.id = $1 "
     "UNION ALL "
-    "SELECT 1, i.id, NULL, NULL, " FIRSTSIP_NO_USER_COLUMNS ", NULL, NULL, NULL, "
-    FIRSTSIP_IDENTITY_COLUMNS ", NULL, NULL, NULL, NULL, NULL "
+    "SELECT 1, i.id, NULL, NULL, " FIRSTSIP_NO_USER_COLUMNS
+    ", NULL, NULL, NULL, " FIRSTSIP_IDENTITY_COLUMNS
+    ", NULL, NULL, NULL, NULL, NULL "
     "FROM auth_identities i WHERE i.user_id = $1 "
-    "UNION ALL " FIRSTSIP_EXPORT_BRIEFINGS("IS NULL") " "
-    "UNION ALL " FIRSTSIP_EXPORT_BRIEFINGS("IS NOT NULL")};
+    "UNION ALL " FIRSTSIP_EXPORT_BRIEFINGS};
 
 absl::Status UserNotFound(int64_t id) {
   return absl::NotFoundError(absl::StrCat("user ", id, " not found"));

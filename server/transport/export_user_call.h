@@ -17,7 +17,7 @@ namespace firstsip::transport {
 struct ExportServices {
   storage::LifecycleStore* store = nullptr;
   // A message holds as many whole briefings as fit in this many bytes (serialized); a briefing
-  // larger than that alone travels alone.
+  // larger than that travels in a message of its own.
   size_t max_message_bytes = size_t{1} << 20;
 };
 
