@@ -118,7 +118,10 @@ $$;
 CREATE OR REPLACE FUNCTION firstsip_erase_deleted_users(p_deleted_before timestamptz,
                                                        p_limit integer)
 RETURNS TABLE (user_id bigint, notice text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Planned for the batch's actual ids, never a generic plan that guesses at "= ANY (ids)".
+SET plan_cache_mode = force_custom_plan
+AS $$
 #variable_conflict use_column
 DECLARE
   ids bigint[];

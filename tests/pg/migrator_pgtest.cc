@@ -547,7 +547,9 @@ TEST_F(MigratorTest, AfterGolangMigrateFailedWithNoHistoryTheHintIsTheVersionBef
   absl::Status up = at_three.Up();
   ASSERT_TRUE(up.ok()) << up;
   EXPECT_TRUE(at_three.CheckCurrent().ok());
-  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"), embedded_.head())
+  // One history row per file (versions may have gaps: numbers are handed out to branches).
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations_history"),
+            static_cast<int64_t>(embedded_.migrations().size()))
       << "adopted 1-3, ran the rest";
 }
 
@@ -555,7 +557,7 @@ TEST_F(MigratorTest, StaleHistoryDoesNotVouchForAStateGolangMigrateLeftDirty) {
   Migrator migrator(*connection_, embedded_, absl::Seconds(5));
   ASSERT_TRUE(migrator.Up().ok());
   GolangMigrate golang(*connection_, embedded_, database_->name());
-  ASSERT_TRUE(golang.Down(static_cast<int>(embedded_.head()) - 2).ok());  // down to version 2
+  ASSERT_TRUE(golang.Down(static_cast<int>(embedded_.migrations().size()) - 2).ok());  // to 2
   EXPECT_FALSE(TableExists("briefings"));
   // golang-migrate then fails on 3 (a table of that name is in the way).
   ASSERT_TRUE(connection_->ExecScript("CREATE TABLE briefings (id int)").ok());
