@@ -14,6 +14,7 @@
 #include "db/sql_error.h"
 #include "gtest/gtest.h"
 #include "migrate/migrator.h"
+#include "migrate/sql_splitter.h"
 #include "support/pgbouncer.h"
 #include "support/test_database.h"
 
@@ -462,7 +463,7 @@ class GolangMigrate {
       for (const Migration& m : set_.migrations()) {
         if (m.version <= current || m.version > to) continue;
         if (absl::Status s = Set(m.version, true); !s.ok()) return s;
-        if (absl::Status s = connection_.ExecScript(m.up_sql); !s.ok()) return s;  // stays dirty
+        if (absl::Status s = Run(m.up_sql, m.up_no_transaction); !s.ok()) return s;  // dirty
         if (absl::Status s = Set(m.version, false); !s.ok()) return s;
       }
       return absl::OkStatus();
@@ -475,7 +476,7 @@ class GolangMigrate {
         if (m == nullptr) break;
         int64_t previous = set_.Previous(m->version);
         if (absl::Status s = Set(previous, true); !s.ok()) return s;
-        if (absl::Status s = connection_.ExecScript(m->down_sql); !s.ok()) return s;
+        if (absl::Status s = Run(m->down_sql, m->down_no_transaction); !s.ok()) return s;
         if (absl::Status s = Set(previous, false); !s.ok()) return s;
       }
       return absl::OkStatus();
@@ -483,6 +484,17 @@ class GolangMigrate {
   }
 
  private:
+  // A file marked no-transaction one statement at a time, as golang-migrate's
+  // x-multi-statement mode does (CREATE INDEX CONCURRENTLY refuses a multi-statement script).
+  absl::Status Run(const std::string& sql, bool no_transaction) {
+    if (!no_transaction) return connection_.ExecScript(sql);
+    auto statements = SplitSqlStatements(sql);
+    if (!statements.ok()) return statements.status();
+    for (const SqlStatement& statement : *statements) {
+      if (absl::Status s = connection_.ExecScript(statement.text); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   absl::Status Locked(const std::function<absl::Status()>& body) {
     db::Params params;
     params.Add(lock_id_);
