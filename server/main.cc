@@ -120,6 +120,18 @@ ABSL_FLAG(absl::Duration, refresh_interval, kDefaults.refresh_interval,
 ABSL_FLAG(bool, insecure_listen, false,
           "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
           "(env FIRSTSIP_INSECURE_LISTEN)");
+// --- Personal-data lifecycle (issue 24): erasure after soft delete, briefing retention, export.
+ABSL_FLAG(absl::Duration, erase_deleted_after, kDefaults.erase_deleted_after,
+          "erase users soft-deleted longer than this, for good (env "
+          "FIRSTSIP_ERASE_DELETED_AFTER); 0: never");
+ABSL_FLAG(absl::Duration, briefing_retention, kDefaults.briefing_retention,
+          "remove briefings created longer ago than this, with their changes (env "
+          "FIRSTSIP_BRIEFING_RETENTION); 0: keep them forever");
+ABSL_FLAG(absl::Duration, lifecycle_interval, kDefaults.lifecycle_interval,
+          "how often erasure and retention look for work (env FIRSTSIP_LIFECYCLE_INTERVAL)");
+ABSL_FLAG(int, export_message_bytes, kDefaults.export_message_bytes,
+          "largest ExportUser stream message, in bytes (env FIRSTSIP_EXPORT_MESSAGE_BYTES)");
+// --- end of the lifecycle flags.
 ABSL_FLAG(std::string, log_format, "json",
           "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
@@ -166,6 +178,10 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"authz_policy", "FIRSTSIP_AUTHZ_POLICY"},
     {"refresh_interval", "FIRSTSIP_REFRESH_INTERVAL"},
     {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
+    {"erase_deleted_after", "FIRSTSIP_ERASE_DELETED_AFTER"},
+    {"briefing_retention", "FIRSTSIP_BRIEFING_RETENTION"},
+    {"lifecycle_interval", "FIRSTSIP_LIFECYCLE_INTERVAL"},
+    {"export_message_bytes", "FIRSTSIP_EXPORT_MESSAGE_BYTES"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
 };
@@ -240,6 +256,10 @@ app::Options OptionsFromFlags() {
   options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
   options.authz_policy = absl::GetFlag(FLAGS_authz_policy);
   options.refresh_interval = absl::GetFlag(FLAGS_refresh_interval);
+  options.erase_deleted_after = absl::GetFlag(FLAGS_erase_deleted_after);
+  options.briefing_retention = absl::GetFlag(FLAGS_briefing_retention);
+  options.lifecycle_interval = absl::GetFlag(FLAGS_lifecycle_interval);
+  options.export_message_bytes = absl::GetFlag(FLAGS_export_message_bytes);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }

@@ -87,11 +87,13 @@ usage: firstsip [--target=HOST:PORT] [--json] [--timeout=5s] GROUP COMMAND [ARGS
 
 groups:
   health                                     is the server SERVING?
-  users       get|get-by-email|list|create|update|delete|undelete
+  users       get|get-by-email|list|create|update|delete|undelete|erase|export
   signin                                     sign a user in with OAuth tokens
   identities  list|get|tokens|delete
   briefings   create|get|list|start|claim|complete|fail|read|delete|watch
 
+  firstsip users export ID > ada.json   everything held about a user, as one JSON document
+  firstsip users erase ID --etag=ETAG   erase a user for good (take the etag from users get)
   firstsip briefings claim --wait=30s [--lease=2m]   a worker waits for work instead of polling
   firstsip briefings watch --user=ID [--resume=TOKEN]
       one line per change to the user's briefings (--json: JSON lines) until Ctrl-C; resumes
@@ -430,6 +432,32 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                            return Show(c.UndeleteUser(id), UserHeader(), &UserRow);
                          });
                        }};
+
+  users["erase"] = {"ID --etag=ETAG",
+                    "erase a user for good: identities, tokens, briefings, personal fields", 1,
+                    [](Client& c, const auto& a) {
+                      return WithId(a, [&](int64_t id) {
+                        if (!Given("etag")) {
+                          return Usage(
+                              "users erase needs --etag (from `users get ID "
+                              "--show-deleted`): erasure cannot be undone");
+                        }
+                        return ShowEmpty(c.EraseUser(id, absl::GetFlag(FLAGS_etag)));
+                      });
+                    }};
+  users["export"] = {"ID",
+                     "everything held about a user as one JSON document (an ExportUserResponse)", 1,
+                     [](Client& c, const auto& a) {
+                       return WithId(a, [&](int64_t id) {
+                         // One document, whatever --json says: the stream's messages merged, in
+                         // protobuf's JSON mapping, so JsonStringToMessage reads it back into an
+                         // ExportUserResponse.
+                         auto exported = c.ExportUser(id);
+                         if (!exported.ok()) return Fail(exported.status());
+                         PrintJson(*exported);
+                         return 0;
+                       });
+                     }};
 
   auto& identities = groups["identities"];
   identities["list"] = {"USER_ID", "a user's linked provider accounts", 1,

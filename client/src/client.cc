@@ -367,6 +367,33 @@ absl::StatusOr<v1::User> Client::UndeleteUser(int64_t id, const CallOptions& cal
   return Invoke(*users_, &v1::UserService::Stub::UndeleteUser, *Context(call), request);
 }
 
+absl::Status Client::EraseUser(int64_t id, const std::string& etag, const CallOptions& call) {
+  v1::EraseUserRequest request;
+  request.set_id(id);
+  request.set_etag(etag);
+  return Invoke(*users_, &v1::UserService::Stub::EraseUser, *Context(call), request).status();
+}
+
+absl::StatusOr<v1::ExportUserResponse> Client::ExportUser(int64_t id, const CallOptions& call,
+                                                          int* messages) {
+  v1::ExportUserRequest request;
+  request.set_id(id);
+  auto context = Context(call);
+  std::unique_ptr<grpc::ClientReader<v1::ExportUserResponse>> reader =
+      users_->ExportUser(context.get(), request);
+  v1::ExportUserResponse whole;
+  v1::ExportUserResponse message;
+  int count = 0;
+  while (reader->Read(&message)) {
+    whole.MergeFrom(message);  // appends the briefings; the user comes once
+    ++count;
+  }
+  if (messages != nullptr) *messages = count;
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return FromGrpc(status);
+  return whole;
+}
+
 absl::StatusOr<v1::SignInResponse> Client::SignIn(const v1::SignInRequest& request,
                                                   const CallOptions& call) {
   return Invoke(*identities_, &v1::IdentityService::Stub::SignIn, *Context(call), request);

@@ -73,6 +73,22 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.change_retention < absl::Minutes(1)) {
     return invalid("change-retention", "must be at least 1m, e.g. 168h");
   }
+  if (options.erase_deleted_after < absl::ZeroDuration()) {
+    return invalid("erase-deleted-after", "must be 0 (never) or a duration, e.g. 720h");
+  }
+  if (options.briefing_retention != absl::ZeroDuration() &&
+      options.briefing_retention < absl::Hours(1)) {
+    return invalid("briefing-retention",
+                   "must be 0 (keep forever) or at least 1h, e.g. 2160h for 90 days");
+  }
+  if (options.lifecycle_interval < absl::Milliseconds(100) ||
+      options.lifecycle_interval > absl::Hours(24)) {
+    return invalid("lifecycle-interval", "must be between 100ms and 24h, e.g. 1m");
+  }
+  if (options.export_message_bytes < 4096 || options.export_message_bytes > (4 << 20)) {
+    return invalid("export-message-bytes",
+                   "must be between 4096 and 4194304 (gRPC's default receive limit)");
+  }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return invalid("tls-cert", "--tls-cert and --tls-key go together");
   }

@@ -59,6 +59,15 @@ struct Options {
   // How long the change feed keeps changes: a WatchBriefings resume token older than this is
   // OUT_OF_RANGE.
   absl::Duration change_retention = absl::Hours(24 * 7);
+  // The personal-data lifecycle (lifecycle/lifecycle_jobs.h). Users soft-deleted longer than
+  // this are erased (zero: never); briefings created longer ago than briefing_retention are
+  // removed (zero: kept forever); both jobs look for work every lifecycle_interval.
+  absl::Duration erase_deleted_after = absl::Hours(24 * 30);
+  absl::Duration briefing_retention = absl::ZeroDuration();
+  absl::Duration lifecycle_interval = absl::Minutes(1);
+  // ExportUser sends messages of at most this many bytes (a briefing larger than that travels
+  // in a message of its own); below gRPC's default 4 MiB receive limit.
+  int export_message_bytes = 1 << 20;
   // A file holding the base64 key (e.g. a Kubernetes secret mount); else ENCRYPTION_KEY.
   std::string encryption_key_file;
   int rotate_batch_size = 500;

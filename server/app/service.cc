@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "firstsip/v1/user.grpc.pb.h"
 #include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
+#include "lifecycle/lifecycle_jobs.h"
 #include "migrate/migration_set.h"
 #include "prometheus/exposer.h"
 #include "push/change_announcer.h"
@@ -32,6 +34,7 @@
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
 #include "storage/identity_store.h"
+#include "storage/lifecycle_store.h"
 #include "storage/user_store.h"
 #include "transport/authorizer.h"
 #include "transport/briefing_service.h"
@@ -142,10 +145,17 @@ bool Service::Start() {
   cipher_ = std::make_unique<crypto::TokenCipher>(keys_);
   user_store_ = std::make_unique<storage::UserStore>(*pool_, *reads_);
   identity_store_ = std::make_unique<storage::IdentityStore>(*pool_, *reads_, *cipher_);
-  user_service_ = std::make_unique<transport::UserServiceImpl>(*user_store_);
   change_store_ = std::make_unique<storage::ChangeStore>(*pool_);
   // Changes are announced after their commit, batched (push/change_announcer.h).
   announcer_ = std::make_unique<push::ChangeAnnouncer>(*change_store_);
+  // EraseUser and ExportUser; an erasure's notice ends the user's watches.
+  lifecycle_store_ = std::make_unique<storage::LifecycleStore>(
+      *pool_, [announcer = announcer_.get()](std::string notice) {
+        announcer->Announce(std::move(notice));
+      });
+  user_service_ = std::make_unique<transport::UserServiceImpl>(
+      *user_store_, transport::ExportServices{lifecycle_store_.get(),
+                                              static_cast<size_t>(options_.export_message_bytes)});
   briefing_store_ = std::make_unique<storage::BriefingStore>(
       *pool_, *reads_, [announcer = announcer_.get()](std::string notice) {
         announcer->Announce(std::move(notice));
@@ -280,9 +290,21 @@ void Service::StartPush() {
 void Service::StartBackgroundJobs() {
   pruner_ = std::make_unique<push::ChangePruner>(*change_store_, options_.change_retention);
   sweeper_ = std::make_unique<push::ChangeSweeper>(*change_store_, *feed_);
+  // Erasure after soft delete and briefing retention, on every replica (lifecycle_jobs.h).
+  lifecycle::JobOptions lifecycle_options;
+  lifecycle_options.erase_deleted_after = options_.erase_deleted_after;
+  lifecycle_options.briefing_retention = options_.briefing_retention;
+  lifecycle_options.interval = options_.lifecycle_interval;
+  lifecycle_jobs_ = std::make_unique<lifecycle::LifecycleJobs>(
+      *lifecycle_store_, lifecycle_options,
+      [metrics = metrics_.get()](const std::string& job, bool ok, absl::Duration took,
+                                 const std::map<std::string, int64_t>& removed) {
+        metrics->LifecycleBatch(job, ok, absl::ToDoubleSeconds(took), removed);
+      });
 }
 
 void Service::StopBackgroundJobs() {
+  lifecycle_jobs_->Stop();
   pruner_->Stop();
   sweeper_->Stop();
 }

@@ -44,6 +44,9 @@ namespace crypto {
 class KeyRing;
 class TokenCipher;
 }  // namespace crypto
+namespace lifecycle {
+class LifecycleJobs;
+}  // namespace lifecycle
 namespace db {
 class Executor;
 class NotificationListener;
@@ -61,6 +64,7 @@ namespace storage {
 class BriefingStore;
 class ChangeStore;
 class IdentityStore;
+class LifecycleStore;
 class UserStore;
 }  // namespace storage
 namespace transport {
@@ -113,7 +117,8 @@ class Service {
   void StartPush();
   bool StartServer();
 
-  // Background jobs: periodic work beside the calls (the change feed's pruner and sweeper).
+  // Background jobs: periodic work beside the calls (the change feed's pruner and sweeper, the
+  // personal-data lifecycle's erasure and retention).
   // Started once the pools and the change feed are up, before the server serves; stopped once
   // the server has drained its calls, before the change feed's connection and the pools close.
   // A new job is created in StartBackgroundJobs and stopped in StopBackgroundJobs.
@@ -142,9 +147,10 @@ class Service {
   std::unique_ptr<crypto::TokenCipher> cipher_;
   std::unique_ptr<storage::UserStore> user_store_;
   std::unique_ptr<storage::IdentityStore> identity_store_;
-  std::unique_ptr<transport::UserServiceImpl> user_service_;
   std::unique_ptr<storage::ChangeStore> change_store_;
   std::unique_ptr<push::ChangeAnnouncer> announcer_;
+  std::unique_ptr<storage::LifecycleStore> lifecycle_store_;
+  std::unique_ptr<transport::UserServiceImpl> user_service_;
   std::unique_ptr<storage::BriefingStore> briefing_store_;
   std::unique_ptr<transport::IdentityServiceImpl> identity_service_;
   std::unique_ptr<prometheus::Exposer> exposer_;
@@ -155,6 +161,7 @@ class Service {
   // Background jobs.
   std::unique_ptr<push::ChangePruner> pruner_;
   std::unique_ptr<push::ChangeSweeper> sweeper_;
+  std::unique_ptr<lifecycle::LifecycleJobs> lifecycle_jobs_;
   // The server.
   std::unique_ptr<grpc::ServerBuilder> builder_;
   std::unique_ptr<transport::CallTracker> calls_;

@@ -27,7 +27,8 @@ std::optional<ChangeNotice> ParseChangeNotice(absl::string_view payload) {
     int64_t expiry_us = 0;
     if (parts.size() != 5 || !absl::SimpleAtoi(parts[4], &expiry_us)) return std::nullopt;
     notice.lease_expiry = absl::FromUnixMicros(expiry_us);
-  } else if (parts.size() != 4 || (notice.kind != 'p' && notice.kind != 'x')) {
+  } else if (parts.size() != 4 ||
+             (notice.kind != 'p' && notice.kind != 'x' && notice.kind != 'e')) {
     return std::nullopt;
   }
   return notice;
@@ -85,7 +86,24 @@ void ChangeFeed::OnNotification(absl::string_view payload) {
     if (notice->kind == 'p') waiters_->WorkAvailable();
     if (notice->lease_expiry.has_value()) waiters_->LeaseTaken(*notice->lease_expiry);
   }
+  if (notice->kind == 'e') {
+    return EndUser(notice->user_id,
+                   absl::NotFoundError(absl::StrCat("user ", notice->user_id, " was erased")));
+  }
   FanOut(notice->user_id, notice->change_seq);
+}
+
+void ChangeFeed::EndUser(int64_t user_id, const absl::Status& why) {
+  std::vector<Entry> ended;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = by_user_.find(user_id);
+    if (found == by_user_.end()) return;
+    ended = std::move(found->second);
+    by_user_.erase(found);
+    count_ -= ended.size();
+  }
+  for (Entry& entry : ended) entry.watcher->OnFeedLost(why);
 }
 
 void ChangeFeed::Nudge(int64_t user_id, int64_t change_seq) { FanOut(user_id, change_seq); }

@@ -5,7 +5,9 @@
 // change_announcer.h (of whichever replica made the change):
 //   "<user_id> <change_seq> <sent_us> <kind>[ <lease_expiry_us>]"
 // with kind 'p' (a briefing became claimable), 'l' (a lease was taken, running out at
-// lease_expiry_us) or 'x' (any other change); sent_us is the statement's clock, for the lag.
+// lease_expiry_us), 'x' (any other change) or 'e' (the user was erased, storage/
+// lifecycle_store.h: the user's watches end with NOT_FOUND); sent_us is the statement's clock,
+// for the lag.
 //
 // A notification only says that something changed; watchers read what from the database (a
 // notification can be missed while the connection is down, the database cannot).
@@ -71,6 +73,9 @@ class ChangeFeed {
   // The user's feed is known to stand at `change_seq` (ChangeSweeper): the user's watchers
   // read what they have not seen. No lag is measured, no waiter woken.
   void Nudge(int64_t user_id, int64_t change_seq);
+
+  // The user is gone (erased): each of its watchers ends with `why` (NOT_FOUND).
+  void EndUser(int64_t user_id, const absl::Status& why);
 
   // Ends every watch with UNAVAILABLE and refuses new ones: SIGTERM.
   void Shutdown();

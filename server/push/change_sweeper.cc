@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace firstsip::push {
@@ -31,6 +32,18 @@ void ChangeSweeper::Sweep() {
   absl::StatusOr<Moved> users = moved.get();  // on this thread, never a gRPC or pool one
   if (!users.ok()) return;                    // the database is away: streams end anyway
   for (const auto& [user_id, change_seq] : *users) feed_.Nudge(user_id, change_seq);
+
+  auto erased_answer = std::make_shared<std::promise<absl::StatusOr<std::vector<int64_t>>>>();
+  std::future<absl::StatusOr<std::vector<int64_t>>> erased = erased_answer->get_future();
+  store_.RecentlyErased(window_, db::CallOptions::WithDeadline(absl::Now() + interval_),
+                        [erased_answer](absl::StatusOr<std::vector<int64_t>> ids) {
+                          erased_answer->set_value(std::move(ids));
+                        });
+  absl::StatusOr<std::vector<int64_t>> gone = erased.get();
+  if (!gone.ok()) return;
+  for (int64_t user_id : *gone) {
+    feed_.EndUser(user_id, absl::NotFoundError(absl::StrCat("user ", user_id, " was erased")));
+  }
 }
 
 }  // namespace firstsip::push

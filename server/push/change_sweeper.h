@@ -1,6 +1,6 @@
 // The safety net under announcements: every few seconds, while this process has watchers, it
 // asks which users' feeds moved recently and nudges their watchers, who read whatever they
-// have not seen. A change whose writer died between its commit and its announcement (or whose
+// have not seen, and which users were erased recently, whose watchers end (NOT_FOUND). A change whose writer died between its commit and its announcement (or whose
 // announcement failed) so reaches watchers within `interval`, not never.
 #pragma once
 

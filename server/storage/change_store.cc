@@ -59,6 +59,11 @@ constexpr db::Query kRecentlyChanged{
     "WHERE change_time > now() - " FIRSTSIP_MICROS_INTERVAL("$1") " GROUP BY user_id",
     db::Access::kRead};
 
+// Through the BRIN index on erase_time (migration 000008).
+constexpr db::Query kRecentlyErased{
+    "changes_recently_erased",
+    "SELECT id FROM erased_users WHERE erase_time > now() - " FIRSTSIP_MICROS_INTERVAL("$1")};
+
 // Walks briefings_lease_idx.
 constexpr db::Query kNextLeaseExpiry{
     "changes_next_lease_expiry",
@@ -158,6 +163,24 @@ void ChangeStore::RecentlyChanged(absl::Duration window, const db::CallOptions& 
                          return std::move(done)(user.ok() ? seq.status() : user.status());
                        }
                        users.emplace_back(*user, *seq);
+                     }
+                     std::move(done)(std::move(users));
+                   });
+}
+
+void ChangeStore::RecentlyErased(absl::Duration window, const db::CallOptions& call,
+                                 Done<std::vector<int64_t>> done) {
+  db::Params params;
+  params.Add(absl::ToInt64Microseconds(window));
+  primary_.Execute(kRecentlyErased, std::move(params), call,
+                   [done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+                     if (!result.ok()) return std::move(done)(result.status());
+                     std::vector<int64_t> users;
+                     users.reserve(result->rows());
+                     for (int row = 0; row < result->rows(); ++row) {
+                       absl::StatusOr<int64_t> user = result->Int64(row, 0);
+                       if (!user.ok()) return std::move(done)(user.status());
+                       users.push_back(*user);
                      }
                      std::move(done)(std::move(users));
                    });

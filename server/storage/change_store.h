@@ -54,6 +54,11 @@ class ChangeStore {
   void RecentlyChanged(absl::Duration window, const db::CallOptions& call,
                        Done<std::vector<std::pair<int64_t, int64_t>>> done);
 
+  // Users erased within `window`: their watchers end (the erasure's own notice may have been
+  // lost with its announcer).
+  void RecentlyErased(absl::Duration window, const db::CallOptions& call,
+                      Done<std::vector<int64_t>> done);
+
   // When the earliest lease of a PROCESSING briefing runs out (maybe already past); nullopt
   // when no briefing is leased.
   void NextLeaseExpiry(const db::CallOptions& call, Done<std::optional<absl::Time>> done);

@@ -138,6 +138,12 @@ void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, in
           }
           return std::move(done)(result.status());
         }
+        // No row: the identity the statement found was removed before it could update it (an
+        // erasure of its user, or DeleteIdentity, committed meanwhile). A retry reads what they
+        // committed, and links or creates afresh.
+        if (result->rows() == 0 && attempt < kSignInAttempts) {
+          return RunSignIn(std::move(retry_params), call, attempt + 1, std::move(done));
+        }
         if (result->rows() != 1) {
           return std::move(done)(absl::InternalError("sign-in statement returned no outcome"));
         }

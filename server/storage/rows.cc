@@ -129,4 +129,19 @@ absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& 
   return EveryRow(result, &BriefingFromRow);
 }
 
+absl::StatusOr<std::vector<v1::User>> UsersFromRows(const db::Result& result,
+                                                    absl::Span<const int> rows) {
+  return SomeRows(result, rows, &UserFromRow);
+}
+
+absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromRows(const db::Result& result,
+                                                                 absl::Span<const int> rows) {
+  return SomeRows(result, rows, &IdentityFromRow);
+}
+
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromRows(const db::Result& result,
+                                                            absl::Span<const int> rows) {
+  return SomeRows(result, rows, &BriefingFromRow);
+}
+
 }  // namespace firstsip::storage

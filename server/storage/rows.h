@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "db/result.h"
 #include "firstsip/v1/briefing.pb.h"
 #include "firstsip/v1/identity.pb.h"
@@ -62,6 +63,20 @@ absl::StatusOr<v1::User> UserFromRow(const db::Result& result, int row);
 absl::StatusOr<v1::AuthIdentity> IdentityFromRow(const db::Result& result, int row);
 absl::StatusOr<v1::Briefing> BriefingFromRow(const db::Result& result, int row);
 
+// The given rows, in the order given, mapped by `map` (one of the functions above).
+template <typename T>
+absl::StatusOr<std::vector<T>> SomeRows(const db::Result& result, absl::Span<const int> rows,
+                                        absl::StatusOr<T> (*map)(const db::Result&, int)) {
+  std::vector<T> mapped;
+  mapped.reserve(rows.size());
+  for (int row : rows) {
+    absl::StatusOr<T> one = map(result, row);
+    if (!one.ok()) return one.status();
+    mapped.push_back(*std::move(one));
+  }
+  return mapped;
+}
+
 // Every row, mapped by `map` (one of the functions above).
 template <typename T>
 absl::StatusOr<std::vector<T>> EveryRow(const db::Result& result,
@@ -79,6 +94,14 @@ absl::StatusOr<std::vector<T>> EveryRow(const db::Result& result,
 absl::StatusOr<std::vector<v1::User>> UsersFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromResult(const db::Result& result);
 absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromResult(const db::Result& result);
+// The same for the given rows only, in the order given: for a statement whose rows are of
+// several kinds (storage/lifecycle_store.cc's export).
+absl::StatusOr<std::vector<v1::User>> UsersFromRows(const db::Result& result,
+                                                    absl::Span<const int> rows);
+absl::StatusOr<std::vector<v1::AuthIdentity>> IdentitiesFromRows(const db::Result& result,
+                                                                 absl::Span<const int> rows);
+absl::StatusOr<std::vector<v1::Briefing>> BriefingsFromRows(const db::Result& result,
+                                                            absl::Span<const int> rows);
 
 // The first row, mapped by `map` (one of the functions above); `if_none` when there is none.
 template <typename T>

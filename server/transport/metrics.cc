@@ -152,6 +152,16 @@ void Metrics::SetCertificateExpiry(absl::Time not_after) {
 }
 void Metrics::SetClaimWaiters(size_t waiters) { claim_waiters_.Set(static_cast<double>(waiters)); }
 
+void Metrics::LifecycleBatch(absl::string_view job, bool ok, double seconds,
+                             const std::map<std::string, int64_t>& removed) {
+  lifecycle_batches_.Add({{"job", std::string(job)}, {"outcome", ok ? "ok" : "failed"}})
+      .Increment();
+  lifecycle_duration_.Add({{"job", std::string(job)}}, LatencyBuckets()).Observe(seconds);
+  for (const auto& [what, count] : removed) {
+    if (count > 0) lifecycle_removed_.Add({{"what", what}}).Increment(static_cast<double>(count));
+  }
+}
+
 void Metrics::RecordCall(absl::string_view service, absl::string_view method,
                          absl::string_view code, double seconds) {
   calls_

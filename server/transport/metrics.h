@@ -56,6 +56,11 @@ class Metrics {
   // refused; when the certificate served to new connections expires.
   void TlsReloaded(bool loaded);
   void SetCertificateExpiry(absl::Time not_after);
+  // One batch of a lifecycle job (lifecycle/lifecycle_jobs.h): `job` is "erase_deleted_users"
+  // or "briefing_retention"; `removed` what it removed ("users", "briefings",
+  // "briefing_changes") and how many. Thread-safe.
+  void LifecycleBatch(absl::string_view job, bool ok, double seconds,
+                      const std::map<std::string, int64_t>& removed);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -85,6 +90,25 @@ class Metrics {
   prometheus::Counter& tls_loaded_;
   prometheus::Counter& tls_refused_;
   prometheus::Gauge& certificate_expiry_;
+  prometheus::Family<prometheus::Counter>& lifecycle_batches_ =
+      prometheus::BuildCounter()
+          .Name("firstsip_lifecycle_batches_total")
+          .Help(
+              "batches of the lifecycle jobs (erase_deleted_users, briefing_retention), by "
+              "outcome (ok, failed)")
+          .Register(*registry_);
+  prometheus::Family<prometheus::Counter>& lifecycle_removed_ =
+      prometheus::BuildCounter()
+          .Name("firstsip_lifecycle_removed_total")
+          .Help(
+              "what the lifecycle jobs removed for good: users (erased after their soft "
+              "delete), briefings and briefing_changes (past retention)")
+          .Register(*registry_);
+  prometheus::Family<prometheus::Histogram>& lifecycle_duration_ =
+      prometheus::BuildHistogram()
+          .Name("firstsip_lifecycle_batch_duration_seconds")
+          .Help("how long one batch of a lifecycle job held its locks (one statement)")
+          .Register(*registry_);
   std::mutex mutex_;
   // Cumulative counts already added to the counters, by pool or read target; guarded by mutex_.
   std::map<std::string, int64_t> counted_;

@@ -94,6 +94,23 @@ void UserServiceImpl::UndeleteUser(UnaryCall<v1::UndeleteUserRequest, v1::User>&
             [&](int64_t id) { store_.Undelete(id, call.options(), call.FinishWithValue()); });
 }
 
+void UserServiceImpl::EraseUser(UnaryCall<v1::EraseUserRequest, google::protobuf::Empty>& call) {
+  ServeById(call, &v1::EraseUserRequest::id, "id", [&](int64_t id) {
+    const std::string& etag = call.request().etag();
+    if (etag.empty()) {
+      return call.Finish(absl::InvalidArgumentError(
+          "etag: required: erasure cannot be undone, so it takes the etag of the user as just "
+          "read (GetUser, with show_deleted for a deleted user)"));
+    }
+    absl::StatusOr<int64_t> revision = logic::RevisionFromEtag(etag, "etag");
+    if (!revision.ok()) return call.Finish(revision.status());
+    if (lifecycle_.store == nullptr) {
+      return call.Finish(absl::UnimplementedError("erasure is not configured"));
+    }
+    lifecycle_.store->Erase(id, *revision, call.options(), call.FinishWithStatus());
+  });
+}
+
 void UserServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& builder) {
   server.AddService(builder, service_);
   HandleUnary(server, service_, "CreateUser", this, &UserServiceImpl::CreateUser);
@@ -103,6 +120,8 @@ void UserServiceImpl::Register(RpcServer& server, grpc::ServerBuilder& builder) 
   HandleUnary(server, service_, "UpdateUser", this, &UserServiceImpl::UpdateUser);
   HandleUnary(server, service_, "DeleteUser", this, &UserServiceImpl::DeleteUser);
   HandleUnary(server, service_, "UndeleteUser", this, &UserServiceImpl::UndeleteUser);
+  HandleUnary(server, service_, "EraseUser", this, &UserServiceImpl::EraseUser);
+  server.Handle<ExportUserCall>(service_, "ExportUser", lifecycle_);
 }
 
 }  // namespace firstsip::transport

@@ -3,7 +3,10 @@
 #pragma once
 
 #include "firstsip/v1/user.grpc.pb.h"
+#include "google/protobuf/empty.pb.h"
+#include "storage/lifecycle_store.h"
 #include "storage/user_store.h"
+#include "transport/export_user_call.h"
 #include "transport/rpc_server.h"
 #include "transport/unary_call.h"
 
@@ -11,8 +14,9 @@ namespace firstsip::transport {
 
 class UserServiceImpl {
  public:
-  explicit UserServiceImpl(storage::UserStore& store)
-      : store_(store), service_(v1::UserService::service_full_name()) {}
+  // `lifecycle` serves EraseUser and ExportUser.
+  UserServiceImpl(storage::UserStore& store, ExportServices lifecycle)
+      : store_(store), lifecycle_(lifecycle), service_(v1::UserService::service_full_name()) {}
 
   // Registers every method of UserService with `server` (whose AddService adds it to `builder`).
   void Register(RpcServer& server, grpc::ServerBuilder& builder);
@@ -24,9 +28,11 @@ class UserServiceImpl {
   void UpdateUser(UnaryCall<v1::UpdateUserRequest, v1::User>& call);
   void DeleteUser(UnaryCall<v1::DeleteUserRequest, v1::User>& call);
   void UndeleteUser(UnaryCall<v1::UndeleteUserRequest, v1::User>& call);
+  void EraseUser(UnaryCall<v1::EraseUserRequest, google::protobuf::Empty>& call);
 
  private:
   storage::UserStore& store_;
+  const ExportServices lifecycle_;
   RawService service_;
 };
 

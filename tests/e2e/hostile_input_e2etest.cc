@@ -432,7 +432,7 @@ TEST_F(HostileInputTest, EveryRpcRefusesBytesThatAreNotAMessage) {
     EXPECT_EQ(status.error_message(), "request: is not a well-formed protobuf message");
     ++methods;
   }
-  EXPECT_EQ(methods, 23);  // 7 user + 6 identity + 10 briefing methods
+  EXPECT_EQ(methods, 25);  // 9 user + 6 identity + 10 briefing methods
   EXPECT_EQ(Rows("users"), 1);
 }
 

@@ -41,12 +41,15 @@ TEST(ParseChangeNotice, ReadsEveryKind) {
   std::optional<ChangeNotice> other = ParseChangeNotice("1 2 3 x");
   ASSERT_TRUE(other.has_value());
   EXPECT_EQ(other->kind, 'x');
+  std::optional<ChangeNotice> erased = ParseChangeNotice("1 2 3 e");
+  ASSERT_TRUE(erased.has_value());
+  EXPECT_EQ(erased->kind, 'e');
 }
 
 TEST(ParseChangeNotice, RefusesAnythingElse) {
-  for (const char* payload :
-       {"", "42", "42 7", "42 7 1", "a 7 1 p", "42 b 1 p", "42 7 c p", "42 7 1 q", "42 7 1 pp",
-        "42 7 1 l", "42 7 1 l zz", "42 7 1 p 5", "42 7 1 x 5", "42  7 1 p", "42 7 1 p "}) {
+  for (const char* payload : {"", "42", "42 7", "42 7 1", "a 7 1 p", "42 b 1 p", "42 7 c p",
+                              "42 7 1 q", "42 7 1 pp", "42 7 1 l", "42 7 1 l zz", "42 7 1 p 5",
+                              "42 7 1 x 5", "42 7 1 e 5", "42  7 1 p", "42 7 1 p "}) {
     EXPECT_FALSE(ParseChangeNotice(payload).has_value()) << "'" << payload << "'";
   }
 }
@@ -78,6 +81,27 @@ TEST(ChangeFeed, RefusesWatchersUntilListeningAndFansOutToTheUserOnly) {
   EXPECT_EQ(ada->changes, (std::vector<int64_t>{5, 6}));
   EXPECT_EQ(ada_too->changes, std::vector<int64_t>{5}) << "gone after Unsubscribe";
   EXPECT_EQ(feed.watchers(), 2u);
+}
+
+TEST(ChangeFeed, AnErasureEndsTheUsersWatchersWithNotFoundAndNoOneElses) {
+  ChangeFeed feed(nullptr, nullptr);
+  feed.OnListening();
+  auto ada = std::make_shared<RecordingWatcher>();
+  auto ada_too = std::make_shared<RecordingWatcher>();
+  auto bob = std::make_shared<RecordingWatcher>();
+  ASSERT_TRUE(feed.Subscribe(1, ada).ok());
+  ASSERT_TRUE(feed.Subscribe(1, ada_too).ok());
+  ASSERT_TRUE(feed.Subscribe(2, bob).ok());
+  feed.OnNotification("1 9 0 e");
+  ASSERT_EQ(ada->lost.size(), 1u);
+  ASSERT_EQ(ada_too->lost.size(), 1u);
+  EXPECT_EQ(ada->lost[0].code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(ada->changes.empty()) << "an erasure is no change to read";
+  EXPECT_TRUE(bob->lost.empty());
+  EXPECT_EQ(feed.watchers(), 1u);
+  feed.EndUser(1, absl::NotFoundError("again"));  // the sweep's second word changes nothing
+  EXPECT_EQ(ada->lost.size(), 1u);
+  EXPECT_TRUE(feed.live()) << "the feed goes on for everyone else";
 }
 
 TEST(ChangeFeed, ALostConnectionEndsEveryWatcherUntilItListensAgain) {

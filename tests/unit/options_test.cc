@@ -144,5 +144,31 @@ TEST(ValidateOptions, APolicyNeedsClientCertificatesAndSaysSo) {
   EXPECT_TRUE(ValidateOptions(options).ok());
 }
 
+TEST(ValidateOptions, LifecycleSettingsHaveTheirRanges) {
+  Options defaults;
+  EXPECT_EQ(defaults.erase_deleted_after, absl::Hours(720)) << "the contract's default";
+  EXPECT_EQ(defaults.briefing_retention, absl::ZeroDuration()) << "kept forever by default";
+  ExpectDurationRange(&Options::erase_deleted_after, "erase-deleted-after", {-absl::Seconds(1)},
+                      {absl::ZeroDuration(), absl::Seconds(1), absl::Hours(720)});
+  ExpectDurationRange(&Options::briefing_retention, "briefing-retention",
+                      {-absl::Hours(1), absl::Minutes(59)},
+                      {absl::ZeroDuration(), absl::Hours(1), absl::Hours(2160)});
+  ExpectDurationRange(&Options::lifecycle_interval, "lifecycle-interval",
+                      {absl::ZeroDuration(), absl::Milliseconds(99), absl::Hours(25)},
+                      {absl::Milliseconds(100), absl::Minutes(1), absl::Hours(24)});
+  for (int bytes : {0, 4095, (4 << 20) + 1}) {
+    Options options;
+    options.export_message_bytes = bytes;
+    absl::Status status = ValidateOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bytes;
+    EXPECT_NE(status.message().find("--export-message-bytes"), absl::string_view::npos);
+  }
+  for (int bytes : {4096, 1 << 20, 4 << 20}) {
+    Options options;
+    options.export_message_bytes = bytes;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << bytes;
+  }
+}
+
 }  // namespace
 }  // namespace firstsip::app

@@ -160,6 +160,15 @@ class Client {
                                       const CallOptions& call = {});
   absl::StatusOr<v1::User> DeleteUser(int64_t id, const CallOptions& call = {});
   absl::StatusOr<v1::User> UndeleteUser(int64_t id, const CallOptions& call = {});
+  // Erases the user for good (docs/API.md); `etag` is the user's current one (GetUser, with
+  // show_deleted for a deleted user). Not retried: a retry after a success would be NOT_FOUND.
+  absl::Status EraseUser(int64_t id, const std::string& etag, const CallOptions& call = {});
+  // Everything the service holds about the user: the ExportUser stream's messages merged into
+  // one (the user, its identities, every briefing oldest first). `messages` (may be null) gets
+  // how many messages the stream had. The deadline (CallOptions or ClientOptions) bounds the
+  // whole stream.
+  absl::StatusOr<v1::ExportUserResponse> ExportUser(int64_t id, const CallOptions& call = {},
+                                                    int* messages = nullptr);
 
   // IdentityService.
   absl::StatusOr<v1::SignInResponse> SignIn(const v1::SignInRequest& request,

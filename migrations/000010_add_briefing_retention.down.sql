@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS firstsip_remove_old_briefings(timestamptz, integer);
