@@ -51,6 +51,7 @@
 #include "push/change_pruner.h"
 #include "push/change_sweeper.h"
 #include "push/claim_waiters.h"
+#include "schedule/scheduling.h"
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
 #include "storage/identity_store.h"
@@ -147,6 +148,13 @@ ABSL_FLAG(bool, insecure_listen, false,
 ABSL_FLAG(std::string, log_format, "json",
           "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
+// The briefing scheduler (issue 22).
+ABSL_FLAG(bool, schedule_briefings, kDefaults.schedule_briefings,
+          "create each user's briefing at their local preferred_briefing_time; every replica "
+          "may, they share the work (env FIRSTSIP_SCHEDULE_BRIEFINGS)");
+ABSL_FLAG(absl::Duration, schedule_max_lateness, kDefaults.schedule_max_lateness,
+          "a due time missed by more than this (the service was down) creates no briefing for "
+          "that day; within it the briefing is created late (env FIRSTSIP_SCHEDULE_MAX_LATENESS)");
 
 namespace firstsip {
 namespace {
@@ -189,6 +197,9 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"insecure_listen", "FIRSTSIP_INSECURE_LISTEN"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
+    // The briefing scheduler (issue 22).
+    {"schedule_briefings", "FIRSTSIP_SCHEDULE_BRIEFINGS"},
+    {"schedule_max_lateness", "FIRSTSIP_SCHEDULE_MAX_LATENESS"},
 };
 
 [[noreturn]] void ConfigError(const std::string& line) {
@@ -259,6 +270,9 @@ app::Options OptionsFromFlags() {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  // The briefing scheduler (issue 22).
+  options.schedule_briefings = absl::GetFlag(FLAGS_schedule_briefings);
+  options.schedule_max_lateness = absl::GetFlag(FLAGS_schedule_max_lateness);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }
@@ -363,8 +377,14 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   db::Executor& reads = read_pool != nullptr ? static_cast<db::Executor&>(*read_pool) : pool;
 
   crypto::TokenCipher cipher(keys);
-  storage::UserStore user_store(pool, reads);
-  storage::IdentityStore identity_store(pool, reads, cipher);
+  // The briefing scheduler (issue 22): writes that set a user's next briefing time wake it
+  // (it is created below, once the change feed it announces on exists).
+  std::unique_ptr<schedule::Scheduling> scheduling;
+  storage::BriefingDue briefing_due = [&scheduling](absl::Time due) {
+    if (scheduling != nullptr) scheduling->DueAt(due);
+  };
+  storage::UserStore user_store(pool, reads, briefing_due);
+  storage::IdentityStore identity_store(pool, reads, cipher, briefing_due);
   transport::UserServiceImpl user_service(user_store);
   storage::ChangeStore change_store(pool);
   // Changes are announced after their commit, batched (push/change_announcer.h).
@@ -427,6 +447,26 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   push::ChangePruner pruner(change_store, options.change_retention);
   push::ChangeSweeper sweeper(change_store, feed);
 
+  // ---- The briefing scheduler (issue 22): every replica creates the briefings that fall due,
+  // on a connection of its own, through the same change feed as CreateBriefing. ----
+  if (options.schedule_briefings) {
+    schedule::SchedulerOptions scheduler_options;
+    scheduler_options.max_lateness = options.schedule_max_lateness;
+    schedule::SchedulerObserver observer;
+    observer.batch = [&metrics](const storage::ScheduleBatch& batch, absl::Duration took) {
+      metrics.ScheduleBatch(batch.created, batch.existed, batch.missed, absl::ToDoubleSeconds(took),
+                            absl::ToDoubleSeconds(batch.lag));
+    };
+    observer.filled = [&metrics](int users) { metrics.ScheduleFilled(users); };
+    observer.unschedulable = [&metrics](int users) { metrics.ScheduleUnschedulable(users); };
+    scheduling = std::make_unique<schedule::Scheduling>(
+        pool_options, [&announcer](std::string notice) { announcer.Announce(std::move(notice)); },
+        scheduler_options, std::move(observer));
+  } else {
+    LogInfo("--schedule-briefings=false: this replica creates no scheduled briefings");
+  }
+  // ---- end of the briefing scheduler ----
+
   grpc::ServerBuilder builder;
   transport::CallTracker calls(&metrics);
   int threads = options.grpc_threads > 0
@@ -474,6 +514,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
                                    std::string(v1::BriefingService::service_full_name())},
                                   options.health_interval, &metrics);
   health.Start();
+  if (scheduling != nullptr) scheduling->Start();  // the briefing scheduler (issue 22)
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", port,
                        options.tls_cert.empty()        ? ""
@@ -507,6 +548,7 @@ int Serve(const app::Options& options, const crypto::KeyRing& keys,
   }
   drain.join();
   server->Wait();
+  if (scheduling != nullptr) scheduling->Stop();  // the briefing scheduler (issue 22)
   pruner.Stop();
   sweeper.Stop();
   listener.Stop();

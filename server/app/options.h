@@ -70,6 +70,11 @@ struct Options {
   std::string tls_client_ca;
   // Serve plaintext on a non-loopback address anyway (a mesh encrypts it).
   bool insecure_listen = false;
+  // Create each user's briefing at their local briefing time (schedule/briefing_scheduler.h);
+  // every replica may, they share the work.
+  bool schedule_briefings = true;
+  // A due time missed by more than this (the service was down) creates no briefing for that day.
+  absl::Duration schedule_max_lateness = absl::Hours(6);
 };
 
 // direct_database_url, or database_url when it is empty.
