@@ -4,8 +4,8 @@
 // RFC 5545's reading: a skipped local time with the offset before the jump, a repeated one at
 // its first occurrence.
 #include <algorithm>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -210,7 +210,8 @@ TEST_F(BriefingTimeTest, TheIssuesTableOfZonesAndDatesToTheSecond) {
   ASSERT_EQ(due.size(), probes.size());
   for (size_t i = 0; i < due.size(); ++i) {
     SCOPED_TRACE(cases[i].why);
-    EXPECT_EQ(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", due[i].next, absl::UTCTimeZone()), cases[i].next);
+    EXPECT_EQ(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", due[i].next, absl::UTCTimeZone()),
+              cases[i].next);
     EXPECT_EQ(due[i].day, cases[i].day);
   }
 }

@@ -173,6 +173,37 @@ TEST_F(ScheduleTest, PausedDeletedAndNotYetDueUsersGetNone) {
   EXPECT_LT(*batch->next_due_in, absl::Minutes(6));
 }
 
+TEST_F(ScheduleTest, DaysMissedWhilePausedAreNotMadeUpOnResuming) {
+  // Due two minutes ago, but paused before any batch ran: nothing while paused, and resuming
+  // schedules the next occurrence after the moment of resuming (tomorrow's), not today's.
+  const int64_t user = DueUser("away@example.com", "Asia/Kolkata", absl::Minutes(2));
+  UserStore users(*pool_, *pool_);
+  auto update = [&](bool paused) {
+    logic::UserPatch patch;
+    patch.briefings_paused = paused;
+    return Wait<v1::User>(
+        [&](Done<v1::User> done) { users.Update(user, patch, Soon(), std::move(done)); });
+  };
+  absl::StatusOr<v1::User> paused = update(true);
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_FALSE(paused->has_next_briefing_time());
+  absl::StatusOr<ScheduleBatch> batch = RunDue();
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->claimed, 0);
+  EXPECT_FALSE(batch->unfilled) << "a paused user has no due time to fill in";
+  absl::StatusOr<v1::User> resumed = update(false);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_TRUE(resumed->has_next_briefing_time());
+  const absl::Duration ahead =
+      absl::FromUnixSeconds(resumed->next_briefing_time().seconds()) - absl::Now();
+  EXPECT_GT(ahead, absl::Hours(23) + absl::Minutes(50));
+  EXPECT_LE(ahead, absl::Hours(24));
+  batch = RunDue();
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->claimed, 0);
+  EXPECT_EQ(Briefings(user), 0) << "the day missed while paused is not made up";
+}
+
 TEST_F(ScheduleTest, ADayThatHasItsBriefingGetsNoOtherEvenWhenDueTwice) {
   const int64_t user = DueUser("ada@example.com", "Europe/Berlin", absl::Minutes(3));
   const std::string day = LocalDayOfNext(user);
