@@ -17,8 +17,9 @@
 #      (the baseline) and of those that started between T and the last briefing's creation
 #      (the rush). The briefings created per half second, the time from T to the last one, the
 #      rate, and the PostgreSQL and server CPU meanwhile.
-# About 3.5 minutes (the seed of 1,000,000 users takes about 40 s). Results go to build-bench/bench-results/rush/
-# (summary.txt, timeline.tsv, the server log, its metrics after the rush, pg_stat_statements).
+# About 3.5 minutes (the seed of 1,000,000 users takes about 40 s). Results go to
+# build-bench/bench-results/rush/ (summary.txt, timeline.tsv, the server log, its metrics after
+# the rush, pg_stat_statements).
 #
 #   flock -o /tmp/firstsip-cpu.lock bench/rush_run.sh
 #   RUSH_USERS=200000 RUSH_DUE=50000 flock -o /tmp/firstsip-cpu.lock bench/rush_run.sh
