@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The personal-data lifecycle benchmark (issue 24), one command:
+# The personal-data lifecycle benchmark, one command:
 #
 #   flock -o /tmp/firstsip-cpu.lock bench/lifecycle_run.sh      # about 10 minutes on 2 cores
 #

@@ -120,7 +120,7 @@ ABSL_FLAG(absl::Duration, refresh_interval, kDefaults.refresh_interval,
 ABSL_FLAG(bool, insecure_listen, false,
           "allow plaintext on a non-loopback --listen, e.g. behind a mesh that encrypts "
           "(env FIRSTSIP_INSECURE_LISTEN)");
-// --- Personal-data lifecycle (issue 24): erasure after soft delete, briefing retention, export.
+// Personal-data lifecycle: erasure after soft delete, briefing retention, export.
 ABSL_FLAG(absl::Duration, erase_deleted_after, kDefaults.erase_deleted_after,
           "erase users soft-deleted longer than this, for good (env "
           "FIRSTSIP_ERASE_DELETED_AFTER); 0: never");
@@ -131,10 +131,16 @@ ABSL_FLAG(absl::Duration, lifecycle_interval, kDefaults.lifecycle_interval,
           "how often erasure and retention look for work (env FIRSTSIP_LIFECYCLE_INTERVAL)");
 ABSL_FLAG(int, export_message_bytes, kDefaults.export_message_bytes,
           "largest ExportUser stream message, in bytes (env FIRSTSIP_EXPORT_MESSAGE_BYTES)");
-// --- end of the lifecycle flags.
 ABSL_FLAG(std::string, log_format, "json",
           "json (one object per line) or text (env FIRSTSIP_LOG_FORMAT)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env FIRSTSIP_LOG_LEVEL)");
+// The briefing scheduler.
+ABSL_FLAG(bool, schedule_briefings, kDefaults.schedule_briefings,
+          "create each user's briefing at their local preferred_briefing_time; every replica "
+          "may, they share the work (env FIRSTSIP_SCHEDULE_BRIEFINGS)");
+ABSL_FLAG(absl::Duration, schedule_max_lateness, kDefaults.schedule_max_lateness,
+          "a due time missed by more than this (the service was down) creates no briefing for "
+          "that day; within it the briefing is created late (env FIRSTSIP_SCHEDULE_MAX_LATENESS)");
 
 namespace firstsip {
 namespace {
@@ -184,6 +190,9 @@ constexpr std::pair<const char*, const char*> kFlagEnvironment[] = {
     {"export_message_bytes", "FIRSTSIP_EXPORT_MESSAGE_BYTES"},
     {"log_format", "FIRSTSIP_LOG_FORMAT"},
     {"log_level", "FIRSTSIP_LOG_LEVEL"},
+    // The briefing scheduler.
+    {"schedule_briefings", "FIRSTSIP_SCHEDULE_BRIEFINGS"},
+    {"schedule_max_lateness", "FIRSTSIP_SCHEDULE_MAX_LATENESS"},
 };
 
 [[noreturn]] void ConfigError(const std::string& line) {
@@ -260,6 +269,9 @@ app::Options OptionsFromFlags() {
   options.briefing_retention = absl::GetFlag(FLAGS_briefing_retention);
   options.lifecycle_interval = absl::GetFlag(FLAGS_lifecycle_interval);
   options.export_message_bytes = absl::GetFlag(FLAGS_export_message_bytes);
+  // The briefing scheduler.
+  options.schedule_briefings = absl::GetFlag(FLAGS_schedule_briefings);
+  options.schedule_max_lateness = absl::GetFlag(FLAGS_schedule_max_lateness);
   if (absl::Status valid = app::ValidateOptions(options); !valid.ok()) {
     ConfigError(std::string(valid.message()));
   }

@@ -55,6 +55,7 @@ ABSL_FLAG(std::string, name, "", "display name");
 ABSL_FLAG(std::string, timezone, "", "IANA time zone, e.g. Europe/Berlin");
 ABSL_FLAG(std::string, briefing_time, "", "preferred briefing time, HH:MM");
 ABSL_FLAG(std::string, etag, "", "etag from a previous read: refuse the update if stale");
+ABSL_FLAG(bool, paused, false, "briefings paused: true stops scheduling them, false resumes");
 ABSL_FLAG(std::string, provider, "google", "OAuth provider");
 ABSL_FLAG(std::string, subject, "", "the provider's user id");
 ABSL_FLAG(std::string, access_token, "", "OAuth access token");
@@ -164,7 +165,8 @@ void PrintJson(const google::protobuf::Message& message) {
 }
 
 std::vector<std::string> UserHeader() {
-  return {"ID", "EMAIL", "NAME", "TIMEZONE", "BRIEFING", "ROLE", "ETAG", "DELETED"};
+  return {"ID",     "EMAIL", "NAME", "TIMEZONE", "BRIEFING", "NEXT BRIEFING",
+          "PAUSED", "ROLE",  "ETAG", "DELETED"};
 }
 std::vector<std::string> UserRow(const v1::User& u) {
   return {absl::StrCat(u.id()),
@@ -172,6 +174,8 @@ std::vector<std::string> UserRow(const v1::User& u) {
           u.name(),
           u.timezone(),
           u.preferred_briefing_time(),
+          Time(u.next_briefing_time(), u.has_next_briefing_time()),
+          u.briefings_paused() ? "yes" : "no",
           u.role() == v1::ROLE_ADMIN ? "admin" : "user",
           u.etag(),
           Time(u.delete_time(), u.has_delete_time())};
@@ -379,22 +383,26 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
                      }
                      return 0;
                    }};
-  users["create"] = {"--email=E [--name=N] [--timezone=Z] [--briefing-time=HH:MM] [--role=R]",
-                     "create a user", 0, [](Client& c, const auto&) {
-                       v1::User user;
-                       user.set_email(absl::GetFlag(FLAGS_email));
-                       user.set_name(absl::GetFlag(FLAGS_name));
-                       user.set_timezone(absl::GetFlag(FLAGS_timezone));
-                       user.set_preferred_briefing_time(absl::GetFlag(FLAGS_briefing_time));
-                       if (Given("role")) {
-                         auto role = ParseRole(absl::GetFlag(FLAGS_role));
-                         if (!role) return Usage("--role must be user or admin");
-                         user.set_role(*role);
-                       }
-                       return Show(c.CreateUser(user), UserHeader(), &UserRow);
-                     }};
+  users["create"] = {
+      "--email=E [--name=N] [--timezone=Z] [--briefing-time=HH:MM] [--role=R] "
+      "[--paused=true]",
+      "create a user", 0, [](Client& c, const auto&) {
+        v1::User user;
+        user.set_email(absl::GetFlag(FLAGS_email));
+        user.set_name(absl::GetFlag(FLAGS_name));
+        user.set_timezone(absl::GetFlag(FLAGS_timezone));
+        user.set_preferred_briefing_time(absl::GetFlag(FLAGS_briefing_time));
+        user.set_briefings_paused(absl::GetFlag(FLAGS_paused));
+        if (Given("role")) {
+          auto role = ParseRole(absl::GetFlag(FLAGS_role));
+          if (!role) return Usage("--role must be user or admin");
+          user.set_role(*role);
+        }
+        return Show(c.CreateUser(user), UserHeader(), &UserRow);
+      }};
   users["update"] = {
-      "ID [--email=E] [--name=N] [--timezone=Z] [--briefing-time=HH:MM] [--role=R] [--etag=T]",
+      "ID [--email=E] [--name=N] [--timezone=Z] [--briefing-time=HH:MM] [--role=R] "
+      "[--paused=true|false] [--etag=T]",
       "change the given fields of a user", 1, [](Client& c, const auto& a) {
         return WithId(a, [&](int64_t id) {
           v1::UpdateUserRequest request;
@@ -417,6 +425,10 @@ std::map<std::string, std::map<std::string, Command>> Commands() {
             if (!role) return Usage("--role must be user or admin");
             user->set_role(*role);
             mask->add_paths("role");
+          }
+          if (Given("paused")) {
+            user->set_briefings_paused(absl::GetFlag(FLAGS_paused));
+            mask->add_paths("briefings_paused");
           }
           if (mask->paths_size() == 0) return Usage("name at least one field to change");
           return Show(c.UpdateUser(request), UserHeader(), &UserRow);

@@ -110,6 +110,10 @@ absl::Status ValidateOptions(const Options& options) {
                                 "expose user data and tokens: set --tls-cert and --tls-key, or "
                                 "--insecure-listen if the network layer encrypts it"));
   }
+  if (options.schedule_max_lateness < absl::Minutes(1) ||
+      options.schedule_max_lateness > absl::Hours(24 * 7)) {
+    return invalid("schedule-max-lateness", "must be between 1m and 168h, e.g. 6h");
+  }
   if (options.rotate_batch_size < 1 || options.rotate_batch_size > 100000) {
     return invalid("rotate-batch-size", "must be between 1 and 100000");
   }

@@ -85,6 +85,11 @@ struct Options {
   std::string authz_policy;
   // How often authz_policy and the TLS files are re-read; changes apply within about this.
   absl::Duration refresh_interval = absl::Seconds(10);
+  // Create each user's briefing at their local briefing time (schedule/briefing_scheduler.h);
+  // every replica may, they share the work.
+  bool schedule_briefings = true;
+  // A due time missed by more than this (the service was down) creates no briefing for that day.
+  absl::Duration schedule_max_lateness = absl::Hours(6);
 };
 
 // direct_database_url, or database_url when it is empty.

@@ -31,6 +31,7 @@
 #include "push/change_pruner.h"
 #include "push/change_sweeper.h"
 #include "push/claim_waiters.h"
+#include "schedule/scheduling.h"
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
 #include "storage/identity_store.h"
@@ -51,6 +52,15 @@
 
 namespace firstsip::app {
 namespace {
+
+db::PoolOptions PrimaryPoolOptions(const Options& options) {
+  db::PoolOptions pool_options;
+  pool_options.dsn = options.database_url;
+  pool_options.size = options.pool_size;
+  pool_options.max_waiting = options.max_waiting;
+  pool_options.prepare_statements = options.prepared_statements;
+  return pool_options;
+}
 
 std::string Describe(const transport::CertificateSummary& certificate) {
   return absl::StrCat("serial ", certificate.serial, ", subject ", certificate.subject,
@@ -143,8 +153,14 @@ bool Service::Start() {
   if (!StartPools()) return false;
 
   cipher_ = std::make_unique<crypto::TokenCipher>(keys_);
-  user_store_ = std::make_unique<storage::UserStore>(*pool_, *reads_);
-  identity_store_ = std::make_unique<storage::IdentityStore>(*pool_, *reads_, *cipher_);
+  // Writes that set a user's next briefing time wake the scheduler (made with the background
+  // jobs, before any call arrives) when it is sooner than what it waits for.
+  storage::BriefingDue briefing_due = [this](absl::Time due) {
+    if (scheduling_ != nullptr) scheduling_->DueAt(due);
+  };
+  user_store_ = std::make_unique<storage::UserStore>(*pool_, *reads_, briefing_due);
+  identity_store_ =
+      std::make_unique<storage::IdentityStore>(*pool_, *reads_, *cipher_, briefing_due);
   change_store_ = std::make_unique<storage::ChangeStore>(*pool_);
   // Changes are announced after their commit, batched (push/change_announcer.h).
   announcer_ = std::make_unique<push::ChangeAnnouncer>(*change_store_);
@@ -203,11 +219,7 @@ bool Service::Start() {
 }
 
 bool Service::StartPools() {
-  db::PoolOptions pool_options;
-  pool_options.dsn = options_.database_url;
-  pool_options.size = options_.pool_size;
-  pool_options.max_waiting = options_.max_waiting;
-  pool_options.prepare_statements = options_.prepared_statements;
+  db::PoolOptions pool_options = PrimaryPoolOptions(options_);
   pool_ = std::make_unique<db::Pool>(pool_options);
   // Reads that a slightly stale answer may serve go to the standbys, when there are any.
   if (!options_.read_database_url.empty()) {
@@ -301,9 +313,33 @@ void Service::StartBackgroundJobs() {
                                  const std::map<std::string, int64_t>& removed) {
         metrics->LifecycleBatch(job, ok, absl::ToDoubleSeconds(took), removed);
       });
+  // Every replica creates the briefings that fall due, on a connection of its own, through the
+  // same change feed as CreateBriefing (schedule/scheduling.h).
+  if (options_.schedule_briefings) {
+    schedule::SchedulerOptions scheduler_options;
+    scheduler_options.max_lateness = options_.schedule_max_lateness;
+    schedule::SchedulerObserver observer;
+    transport::Metrics* metrics = metrics_.get();
+    observer.batch = [metrics](const storage::ScheduleBatch& batch, absl::Duration took) {
+      metrics->ScheduleBatch(batch.created, batch.existed, batch.missed,
+                             absl::ToDoubleSeconds(took), absl::ToDoubleSeconds(batch.lag));
+    };
+    observer.filled = [metrics](int users) { metrics->ScheduleFilled(users); };
+    observer.unschedulable = [metrics](int users) { metrics->ScheduleUnschedulable(users); };
+    scheduling_ = std::make_unique<schedule::Scheduling>(
+        PrimaryPoolOptions(options_),
+        [announcer = announcer_.get()](std::string notice) {
+          announcer->Announce(std::move(notice));
+        },
+        scheduler_options, std::move(observer));
+    scheduling_->Start();
+  } else {
+    LogInfo("--schedule-briefings=false: this replica creates no scheduled briefings");
+  }
 }
 
 void Service::StopBackgroundJobs() {
+  if (scheduling_ != nullptr) scheduling_->Stop();
   lifecycle_jobs_->Stop();
   pruner_->Stop();
   sweeper_->Stop();

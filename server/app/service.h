@@ -44,6 +44,9 @@ namespace crypto {
 class KeyRing;
 class TokenCipher;
 }  // namespace crypto
+namespace schedule {
+class Scheduling;
+}  // namespace schedule
 namespace lifecycle {
 class LifecycleJobs;
 }  // namespace lifecycle
@@ -118,7 +121,7 @@ class Service {
   bool StartServer();
 
   // Background jobs: periodic work beside the calls (the change feed's pruner and sweeper, the
-  // personal-data lifecycle's erasure and retention).
+  // personal-data lifecycle's erasure and retention, the briefing scheduler).
   // Started once the pools and the change feed are up, before the server serves; stopped once
   // the server has drained its calls, before the change feed's connection and the pools close.
   // A new job is created in StartBackgroundJobs and stopped in StopBackgroundJobs.
@@ -162,6 +165,9 @@ class Service {
   std::unique_ptr<push::ChangePruner> pruner_;
   std::unique_ptr<push::ChangeSweeper> sweeper_;
   std::unique_ptr<lifecycle::LifecycleJobs> lifecycle_jobs_;
+  // Null with --schedule-briefings=false. Stores tell it of due times they set (DueAt), so it
+  // is made before them and started with the other background jobs.
+  std::unique_ptr<schedule::Scheduling> scheduling_;
   // The server.
   std::unique_ptr<grpc::ServerBuilder> builder_;
   std::unique_ptr<transport::CallTracker> calls_;

@@ -12,8 +12,8 @@ namespace {
 
 using logic::kMaxNameLength;
 
-constexpr absl::string_view kMaskPaths[] = {"email", "name", "timezone", "preferred_briefing_time",
-                                            "role"};
+constexpr absl::string_view kMaskPaths[] = {
+    "email", "name", "timezone", "preferred_briefing_time", "role", "briefings_paused"};
 constexpr absl::string_view kEtagPrefix = "r";
 
 }  // namespace
@@ -65,6 +65,7 @@ absl::StatusOr<NewUser> PrepareNewUser(const v1::User& user) {
       logic::ValidateClockTime(prepared.preferred_briefing_time, "user.preferred_briefing_time"));
   v1::Role role = user.role() == v1::ROLE_UNSPECIFIED ? v1::ROLE_USER : user.role();
   FIRSTSIP_ASSIGN_OR_RETURN(prepared.role, RoleToStored(role, "user.role"));
+  prepared.briefings_paused = user.briefings_paused();
   return prepared;
 }
 
@@ -91,6 +92,8 @@ absl::StatusOr<UserPatch> PrepareUserPatch(const v1::User& user,
       patch.preferred_briefing_time = user.preferred_briefing_time();
     } else if (path == "role") {
       FIRSTSIP_ASSIGN_OR_RETURN(patch.role, RoleToStored(user.role(), "user.role"));
+    } else if (path == "briefings_paused") {
+      patch.briefings_paused = user.briefings_paused();
     } else {
       std::string shown = path.size() > 64 ? path.substr(0, 64) + "…" : path;
       return absl::InvalidArgumentError(

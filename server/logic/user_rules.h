@@ -12,8 +12,11 @@
 
 namespace firstsip::logic {
 
+// A macro too, for the statement that creates a user at sign-in (storage/identity_store.h).
+#define FIRSTSIP_DEFAULT_BRIEFING_TIME "06:00"
+
 inline constexpr char kDefaultTimezone[] = "UTC";
-inline constexpr char kDefaultBriefingTime[] = "06:00";
+inline constexpr char kDefaultBriefingTime[] = FIRSTSIP_DEFAULT_BRIEFING_TIME;
 
 // A user to insert, validated, with defaults applied and the role in its stored form.
 struct NewUser {
@@ -22,6 +25,7 @@ struct NewUser {
   std::string timezone;
   std::string preferred_briefing_time;
   std::string role;
+  bool briefings_paused = false;
 };
 
 // The fields an update sets (unset: keep), and the revision the caller's etag names.
@@ -31,6 +35,7 @@ struct UserPatch {
   std::optional<std::string> timezone;
   std::optional<std::string> preferred_briefing_time;
   std::optional<std::string> role;
+  std::optional<bool> briefings_paused;
   std::optional<int64_t> expected_revision;
 };
 
@@ -39,7 +44,7 @@ struct UserPatch {
 absl::StatusOr<NewUser> PrepareNewUser(const v1::User& user);
 
 // Validates UpdateUser: every mask path must be one of email, name, timezone,
-// preferred_briefing_time, role; an empty mask is INVALID_ARGUMENT.
+// preferred_briefing_time, role, briefings_paused; an empty mask is INVALID_ARGUMENT.
 absl::StatusOr<UserPatch> PrepareUserPatch(const v1::User& user,
                                            const google::protobuf::FieldMask& mask);
 

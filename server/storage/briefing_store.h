@@ -36,13 +36,18 @@
 // transaction that notified (PreCommit_Notify holds one cluster-wide lock through the commit),
 // which halved CreateBriefing's throughput. The service announces after the commit instead,
 // many notices in one short transaction (push/change_announcer.h).
-#define FIRSTSIP_BUMP_CHANGE_SEQ(user_set, where, kind)                \
-  "bump AS (UPDATE users u SET change_seq = u.change_seq + 1" user_set \
-  " FROM target t "                                                    \
-  "WHERE u.id = t.user_id" where                                       \
-  " RETURNING t.id AS briefing_id, u.id AS user_id, u.change_seq, "    \
-  "u.id || ' ' || u.change_seq || ' ' "                                \
-  "|| (extract(epoch FROM clock_timestamp()) * 1000000)::int8 || ' ' || " kind " AS notice)"
+#define FIRSTSIP_BUMP_CHANGE_SEQ(user_set, where, kind)                                     \
+  "bump AS (UPDATE users u SET change_seq = u.change_seq + 1" user_set                      \
+  " FROM target t "                                                                         \
+  "WHERE u.id = t.user_id" where                                                            \
+  " RETURNING t.id AS briefing_id, u.id AS user_id, u.change_seq, " FIRSTSIP_CHANGE_NOTICE( \
+      "u.id", "u.change_seq", kind) " AS notice)"
+
+// The notice text of a change: "<user_id> <change_seq> <sent_us> <kind>".
+#define FIRSTSIP_CHANGE_NOTICE(user_id, change_seq, kind) \
+  user_id " || ' ' || " change_seq                        \
+          " || ' ' "                                      \
+          "|| (extract(epoch FROM clock_timestamp()) * 1000000)::int8 || ' ' || " kind
 
 // The notice of the statement's change (NULL when it changed nothing), as column "notice".
 #define FIRSTSIP_NOTICE "(SELECT notice FROM bump) AS notice"

@@ -122,7 +122,25 @@ void IdentityStore::SignIn(const SignInInput& input, const db::CallOptions& call
       !sealed.ok()) {
     return std::move(done)(sealed);
   }
-  RunSignIn(std::move(params), call, 1, std::move(done));
+  RunSignIn(
+      std::move(params), call, 1,
+      [this, input, call, done = std::move(done)](absl::StatusOr<SignInResult> signed_in) mutable {
+        // 22023: the database's time zone data lacks the zone (only the time arithmetic
+        // raises it here). A first sign-in must not fail for that: UTC, as for a zone the
+        // service does not know either.
+        if (!signed_in.ok() && db::SqlStateOf(signed_in.status()) == "22023" &&
+            input.timezone != logic::kDefaultTimezone) {
+          SignInInput in_utc = input;
+          in_utc.timezone = logic::kDefaultTimezone;
+          return SignIn(in_utc, call, std::move(done));
+        }
+        if (signed_in.ok() && signed_in->user_created && due_ &&
+            signed_in->user.has_next_briefing_time()) {
+          due_(absl::FromUnixSeconds(signed_in->user.next_briefing_time().seconds()) +
+               absl::Nanoseconds(signed_in->user.next_briefing_time().nanos()));
+        }
+        std::move(done)(std::move(signed_in));
+      });
 }
 
 void IdentityStore::RunSignIn(db::Params params, const db::CallOptions& call, int attempt,

@@ -15,6 +15,9 @@
 #include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/identity_rules.h"
+#include "logic/user_rules.h"
+#include "storage/briefing_due.h"
+#include "storage/briefing_time_sql.h"
 #include "storage/done.h"
 #include "storage/rows.h"
 
@@ -28,7 +31,8 @@ namespace queries {
 
 // SignIn as one statement, so it is atomic without a client-side transaction:
 //  - identity found: update its tokens (NULL keeps) and the user's last_login_at;
-//  - not found: link the live user with the email, or create one, then create the identity.
+//  - not found: link the live user with the email, or create one (with its first
+//    next_briefing_time, storage/briefing_time_sql.h), then create the identity.
 // Concurrent first sign-ins of one identity collide on a unique index (the live email or
 // (provider, provider_user_id)); the loser's whole statement rolls back with 23505, and a retry
 // finds what the winner committed. That is why neither INSERT says ON CONFLICT.
@@ -54,8 +58,10 @@ inline constexpr db::Query kSignIn{
     "  UPDATE users u SET last_login_at = now() FROM live_user l WHERE u.id = l.id"
     "  RETURNING u.*"
     "), new_user AS ("
-    "  INSERT INTO users (email, name, timezone, last_login_at)"
-    "  SELECT $3, $4, $5, now()"
+    "  INSERT INTO users (email, name, timezone, preferred_briefing_time, next_briefing_time,"
+    "    last_login_at)"
+    "  SELECT $3, $4, $5::text, '" FIRSTSIP_DEFAULT_BRIEFING_TIME "', " FIRSTSIP_NEXT_BRIEFING_TIME(
+        "$5::text", "'" FIRSTSIP_DEFAULT_BRIEFING_TIME "'", "now()") ", now()"
     "  WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM live_user)"
     "  RETURNING *"
     "), new_identity AS ("
@@ -96,15 +102,18 @@ struct SignInResult {
 class IdentityStore {
  public:
   // `reads` serves the reads a slightly stale answer may serve (db/read_pool.h: standbys within
-  // --read-max-lag, else the primary); everything else runs on `primary`.
-  IdentityStore(db::Executor& primary, db::Executor& reads, const crypto::TokenCipher& cipher)
-      : primary_(primary), reads_(reads), cipher_(cipher) {}
+  // --read-max-lag, else the primary); everything else runs on `primary`. `due` (may be empty)
+  // hears the next_briefing_time of each user a sign-in creates.
+  IdentityStore(db::Executor& primary, db::Executor& reads, const crypto::TokenCipher& cipher,
+                BriefingDue due = nullptr)
+      : primary_(primary), reads_(reads), cipher_(cipher), due_(std::move(due)) {}
   IdentityStore(db::Executor& primary, const crypto::TokenCipher& cipher)
       : IdentityStore(primary, primary, cipher) {}
 
   // One atomic statement (see identity_store.cc); concurrent first sign-ins of one identity
   // are retried until they agree on one user and one identity. FAILED_PRECONDITION when the
-  // identity's user is soft-deleted.
+  // identity's user is soft-deleted. A user it creates in a time zone the database does not
+  // know gets UTC, as one in a zone the service does not know does.
   void SignIn(const SignInInput& input, const db::CallOptions& call, Done<SignInResult> done);
   void Get(int64_t id, const db::CallOptions& call, Done<v1::AuthIdentity> done);
   // NOT_FOUND when the user is missing or soft-deleted.
@@ -127,6 +136,7 @@ class IdentityStore {
   db::Executor& primary_;
   db::Executor& reads_;
   const crypto::TokenCipher& cipher_;
+  const BriefingDue due_;
 };
 
 // Associated data for a token column of an identity.

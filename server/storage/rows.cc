@@ -19,7 +19,9 @@ absl::StatusOr<v1::User> UserFromRow(const db::Result& result, int row) {
             revision = result.Column("revision"), last_login = result.Column("last_login_at_us"),
             last_briefing = result.Column("last_briefing_at_us"),
             created = result.Column("create_time_us"), updated = result.Column("update_time_us"),
-            deleted = result.Column("delete_time_us");
+            deleted = result.Column("delete_time_us"),
+            next_briefing = result.Column("next_briefing_time_us"),
+            paused = result.Column("briefings_paused");
   v1::User user;
   {
     FIRSTSIP_ASSIGN_OR_RETURN(int64_t id_value, result.Int64(row, id));
@@ -38,12 +40,15 @@ absl::StatusOr<v1::User> UserFromRow(const db::Result& result, int row) {
         {last_briefing, &v1::User::mutable_last_briefing_at},
         {created, &v1::User::mutable_create_time},
         {updated, &v1::User::mutable_update_time},
-        {deleted, &v1::User::mutable_delete_time}};
+        {deleted, &v1::User::mutable_delete_time},
+        {next_briefing, &v1::User::mutable_next_briefing_time}};
     for (const auto& [column, mutable_field] : timestamps) {
       FIRSTSIP_ASSIGN_OR_RETURN(std::optional<int64_t> micros, result.OptionalInt64(row, column));
       // A NULL column leaves the field unset rather than a zero timestamp.
       if (micros.has_value()) SetTimestampMicros(*micros, (user.*mutable_field)());
     }
+    FIRSTSIP_ASSIGN_OR_RETURN(bool paused_value, result.Bool(row, paused));
+    user.set_briefings_paused(paused_value);
   }
   return user;
 }

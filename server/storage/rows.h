@@ -13,6 +13,15 @@
 #include "firstsip/v1/identity.pb.h"
 #include "firstsip/v1/user.pb.h"
 
+// users.next_briefing_time as the API shows it: unset while the user is paused or deleted (a
+// replica of the previous release deletes without clearing it), and for a user the scheduler
+// found unschedulable ('infinity': a time zone the database does not know, see
+// storage/schedule_store.h).
+#define FIRSTSIP_USER_NEXT_BRIEFING_COLUMN                                                       \
+  "CASE WHEN u.delete_time IS NULL AND NOT u.briefings_paused "                                  \
+  "AND isfinite(u.next_briefing_time) THEN (extract(epoch FROM u.next_briefing_time) * 1000000)" \
+  "::int8 END AS next_briefing_time_us"
+
 // Columns of a users row aliased `u`.
 #define FIRSTSIP_USER_COLUMNS                                                          \
   "u.id, u.email, u.name, u.timezone, u.preferred_briefing_time, u.role, u.revision, " \
@@ -20,7 +29,8 @@
   "(extract(epoch FROM u.last_briefing_at) * 1000000)::int8 AS last_briefing_at_us, "  \
   "(extract(epoch FROM u.create_time) * 1000000)::int8 AS create_time_us, "            \
   "(extract(epoch FROM u.update_time) * 1000000)::int8 AS update_time_us, "            \
-  "(extract(epoch FROM u.delete_time) * 1000000)::int8 AS delete_time_us"
+  "(extract(epoch FROM u.delete_time) * 1000000)::int8 AS "                            \
+  "delete_time_us, " FIRSTSIP_USER_NEXT_BRIEFING_COLUMN ", u.briefings_paused"
 
 // Columns of an auth_identities row aliased `i`, prefixed so they can sit beside a user's.
 // Never the tokens: only whether each is present.

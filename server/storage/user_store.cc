@@ -6,15 +6,21 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "db/sql_error.h"
+#include "storage/briefing_time_sql.h"
 #include "storage/rows.h"
 
 namespace firstsip::storage {
 namespace {
 
+// A new user's first briefing is the next occurrence of its time from now (none while paused).
+// The explicit ::text keeps $3 and $4 text although the time arithmetic casts them.
 constexpr db::Query kCreateUser{
     "users_create",
-    "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role) "
-    "VALUES ($1, $2, $3, $4, $5) RETURNING " FIRSTSIP_USER_COLUMNS};
+    "INSERT INTO users AS u (email, name, timezone, preferred_briefing_time, role, "
+    "briefings_paused, next_briefing_time) "
+    "VALUES ($1, $2, $3::text, $4::text, $5, $6::bool, CASE WHEN $6::bool THEN NULL "
+    "ELSE " FIRSTSIP_NEXT_BRIEFING_TIME("$3::text", "$4::text",
+                                        "now()") " END) RETURNING " FIRSTSIP_USER_COLUMNS};
 
 // Live users by email, compared as the unique index compares them (lower()); each row carries
 // the email it was asked for, as the caller wrote it.
@@ -34,14 +40,24 @@ constexpr db::Query kListUsers{
 
 // One statement: the UPDATE re-checks the revision on the latest row version (READ COMMITTED
 // re-evaluates its WHERE after waiting for a concurrent writer), and when nothing was updated
-// the second branch says why, from the same statement.
+// the second branch says why, from the same statement. The next briefing is computed afresh
+// (from now) when the time zone or the time changes, on resuming, and when it was never
+// computed (a user of the previous release's); pausing clears it; otherwise it stays.
 constexpr db::Query kUpdateUser{
     "users_update",
     "WITH updated AS ("
     "  UPDATE users SET email = coalesce($3, email), name = coalesce($4, name),"
-    "    timezone = coalesce($5, timezone),"
-    "    preferred_briefing_time = coalesce($6, preferred_briefing_time),"
-    "    role = coalesce($7, role), revision = revision + 1, update_time = now()"
+    "    timezone = coalesce($5::text, timezone),"
+    "    preferred_briefing_time = coalesce($6::text, preferred_briefing_time),"
+    "    role = coalesce($7, role), briefings_paused = coalesce($8::bool, briefings_paused),"
+    "    next_briefing_time = CASE WHEN coalesce($8::bool, briefings_paused) THEN NULL"
+    "      WHEN briefings_paused OR next_briefing_time IS NULL"
+    "        OR coalesce($5::text, timezone) <> timezone"
+    "        OR coalesce($6::text, preferred_briefing_time) <> preferred_briefing_time"
+    "      THEN " FIRSTSIP_NEXT_BRIEFING_TIME("coalesce($5::text, timezone)",
+                                             "coalesce($6::text, preferred_briefing_time)",
+                                             "now()") " ELSE next_briefing_time END,"
+    "    revision = revision + 1, update_time = now()"
     "  WHERE id = $1 AND delete_time IS NULL AND ($2::int8 IS NULL OR revision = $2)"
     "  RETURNING *) "
     "SELECT 'updated' AS outcome, " FIRSTSIP_USER_COLUMNS
@@ -51,15 +67,19 @@ constexpr db::Query kUpdateUser{
     " FROM users u "
     "WHERE u.id = $1 AND u.delete_time IS NULL AND NOT EXISTS (SELECT 1 FROM updated)"};
 
+// A deleted user has no next briefing; undeleting schedules the next one from now.
 constexpr db::Query kDeleteUser{
     "users_delete",
-    "UPDATE users u SET delete_time = now(), update_time = now(), revision = revision + 1 "
+    "UPDATE users u SET delete_time = now(), update_time = now(), revision = revision + 1, "
+    "next_briefing_time = NULL "
     "WHERE u.id = $1 AND u.delete_time IS NULL RETURNING " FIRSTSIP_USER_COLUMNS};
 
 constexpr db::Query kUndeleteUser{
     "users_undelete",
     "WITH undeleted AS ("
-    "  UPDATE users SET delete_time = NULL, update_time = now(), revision = revision + 1"
+    "  UPDATE users SET delete_time = NULL, update_time = now(), revision = revision + 1,"
+    "    next_briefing_time = CASE WHEN briefings_paused THEN NULL ELSE " FIRSTSIP_NEXT_BRIEFING_TIME(
+        "timezone", "preferred_briefing_time", "now()") " END"
     "  WHERE id = $1 AND delete_time IS NOT NULL RETURNING *) "
     "SELECT 'undeleted' AS outcome, " FIRSTSIP_USER_COLUMNS
     " FROM undeleted u "
@@ -74,11 +94,20 @@ absl::Status NotFound(int64_t id) {
   return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
 }
 
-// Unique-email violations become a message a caller can act on; other errors pass through.
+// Unique-email violations and time zones the database does not know become messages a caller
+// can act on; other errors pass through.
 absl::Status Explain(absl::Status status) {
   if (status.code() == absl::StatusCode::kAlreadyExists &&
       db::ConstraintOf(status) == kLiveEmailIndex) {
     return absl::AlreadyExistsError("a live user already has this email (case-insensitively)");
+  }
+  // 22023 invalid_parameter_value: of what these statements compute, only the time arithmetic
+  // raises it ("time zone ... not recognized").
+  if (db::SqlStateOf(status) == "22023") {
+    return absl::InvalidArgumentError(
+        "user.timezone: the database does not know this time zone (its time zone data is older "
+        "than the service's); choose another name for the same zone, or update the database "
+        "server's tzdata");
   }
   return status;
 }
@@ -101,9 +130,11 @@ void UserStore::Create(const logic::NewUser& user, const db::CallOptions& call,
       .Add(user.name)
       .Add(user.timezone)
       .Add(user.preferred_briefing_time)
-      .Add(user.role);
-  primary_.Execute(kCreateUser, std::move(params), call,
-                   OneUser(absl::InternalError("insert returned no row"), std::move(done)));
+      .Add(user.role)
+      .Add(user.briefings_paused);
+  primary_.Execute(
+      kCreateUser, std::move(params), call,
+      OneUser(absl::InternalError("insert returned no row"), TellingDue(due_, std::move(done))));
 }
 
 void UserStore::Get(int64_t id, bool show_deleted, const db::CallOptions& call,
@@ -146,10 +177,11 @@ void UserStore::Update(int64_t id, const logic::UserPatch& patch, const db::Call
       .Add(patch.name)
       .Add(patch.timezone)
       .Add(patch.preferred_briefing_time)
-      .Add(patch.role);
+      .Add(patch.role)
+      .Add(patch.briefings_paused);
   primary_.Execute(
       kUpdateUser, std::move(params), call,
-      [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
+      [id, done = TellingDue(due_, std::move(done))](absl::StatusOr<db::Result> result) mutable {
         if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
         if (result->rows() == 0) return std::move(done)(NotFound(id));
         if (result->Text(0, result->Column("outcome")) == "stale") {
@@ -169,16 +201,17 @@ void UserStore::Delete(int64_t id, const db::CallOptions& call, Done<v1::User> d
 void UserStore::Undelete(int64_t id, const db::CallOptions& call, Done<v1::User> done) {
   db::Params params;
   params.Add(id);
-  primary_.Execute(kUndeleteUser, std::move(params), call,
-                   [id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                     if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
-                     if (result->rows() == 0) return std::move(done)(NotFound(id));
-                     if (result->Text(0, result->Column("outcome")) == "live") {
-                       return std::move(done)(absl::FailedPreconditionError(
-                           absl::StrCat("user ", id, " is not deleted")));
-                     }
-                     std::move(done)(FirstRow(*result, &UserFromRow, NotFound(id)));
-                   });
+  primary_.Execute(
+      kUndeleteUser, std::move(params), call,
+      [id, done = TellingDue(due_, std::move(done))](absl::StatusOr<db::Result> result) mutable {
+        if (!result.ok()) return std::move(done)(Explain(std::move(result).status()));
+        if (result->rows() == 0) return std::move(done)(NotFound(id));
+        if (result->Text(0, result->Column("outcome")) == "live") {
+          return std::move(done)(
+              absl::FailedPreconditionError(absl::StrCat("user ", id, " is not deleted")));
+        }
+        std::move(done)(FirstRow(*result, &UserFromRow, NotFound(id)));
+      });
 }
 
 }  // namespace firstsip::storage

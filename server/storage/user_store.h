@@ -14,6 +14,7 @@
 #include "db/executor.h"
 #include "firstsip/v1/user.pb.h"
 #include "logic/user_rules.h"
+#include "storage/briefing_due.h"
 #include "storage/done.h"
 #include "storage/rows.h"
 
@@ -39,10 +40,16 @@ struct UserListQuery {
 class UserStore {
  public:
   // `reads` serves the reads a slightly stale answer may serve (db/read_pool.h: standbys within
-  // --read-max-lag, else the primary); everything else runs on `primary`.
-  UserStore(db::Executor& primary, db::Executor& reads) : primary_(primary), reads_(reads) {}
+  // --read-max-lag, else the primary); everything else runs on `primary`. `due` (may be empty)
+  // hears each next_briefing_time a successful Create, Update or Undelete set.
+  UserStore(db::Executor& primary, db::Executor& reads, BriefingDue due = nullptr)
+      : primary_(primary), reads_(reads), due_(std::move(due)) {}
   explicit UserStore(db::Executor& primary) : UserStore(primary, primary) {}
 
+  // Each write that leaves the user live and unpaused computes next_briefing_time in the same
+  // statement (storage/briefing_time_sql.h); INVALID_ARGUMENT naming user.timezone when the
+  // database does not know the zone (its time zone data is older than the service's).
+  //
   // ALREADY_EXISTS when a live user has the email (case-insensitively).
   void Create(const logic::NewUser& user, const db::CallOptions& call, Done<v1::User> done);
   // NOT_FOUND when absent, or soft-deleted and !show_deleted.
@@ -65,6 +72,7 @@ class UserStore {
  private:
   db::Executor& primary_;
   db::Executor& reads_;
+  const BriefingDue due_;
 };
 
 }  // namespace firstsip::storage

@@ -131,7 +131,61 @@ Metrics::Metrics()
                               .Help("when the certificate served to new connections expires "
                                     "(Unix time); alert well before it")
                               .Register(*registry_)
-                              .Add({})) {}
+                              .Add({})),
+      scheduled_(prometheus::BuildCounter()
+                     .Name("firstsip_scheduled_briefings_total")
+                     .Help("briefings this replica's scheduler created at their users' briefing "
+                           "time")
+                     .Register(*registry_)
+                     .Add({})),
+      schedule_existed_(prometheus::BuildCounter()
+                            .Name("firstsip_schedule_already_created_total")
+                            .Help("due times whose briefing existed already (a CreateBriefing "
+                                  "with that day as request_id, or the day's briefing when the "
+                                  "user was due twice in one day): nothing created")
+                            .Register(*registry_)
+                            .Add({})),
+      schedule_missed_(prometheus::BuildCounter()
+                           .Name("firstsip_schedule_missed_total")
+                           .Help("due times missed by more than --schedule-max-lateness (the "
+                                 "service was down): no briefing for that day")
+                           .Register(*registry_)
+                           .Add({})),
+      schedule_lag_(prometheus::BuildGauge()
+                        .Name("firstsip_schedule_lag_seconds")
+                        .Help("now minus the oldest due next_briefing_time not yet handled, as "
+                              "this replica's last batch saw it (0: none overdue)")
+                        .Register(*registry_)
+                        .Add({})),
+      schedule_batch_(prometheus::BuildHistogram()
+                          .Name("firstsip_schedule_batch_duration_seconds")
+                          .Help("one scheduler batch (one statement: claim due users, create "
+                                "their briefings, move their next_briefing_time)")
+                          .Register(*registry_)
+                          .Add({}, LatencyBuckets())),
+      schedule_filled_(prometheus::BuildCounter()
+                           .Name("firstsip_schedule_backfilled_total")
+                           .Help("users whose missing next_briefing_time the scheduler computed "
+                                 "(users of the previous release)")
+                           .Register(*registry_)
+                           .Add({})),
+      schedule_unschedulable_(prometheus::BuildCounter()
+                                  .Name("firstsip_schedule_unschedulable_total")
+                                  .Help("users taken out of the schedule because the database "
+                                        "does not know their time zone")
+                                  .Register(*registry_)
+                                  .Add({})) {}
+
+void Metrics::ScheduleBatch(int created, int existed, int missed, double seconds,
+                            double lag_seconds) {
+  scheduled_.Increment(created);
+  schedule_existed_.Increment(existed);
+  schedule_missed_.Increment(missed);
+  schedule_batch_.Observe(seconds);
+  schedule_lag_.Set(lag_seconds);
+}
+void Metrics::ScheduleFilled(int users) { schedule_filled_.Increment(users); }
+void Metrics::ScheduleUnschedulable(int users) { schedule_unschedulable_.Increment(users); }
 
 void Metrics::WatchOpened() { watch_streams_.Increment(); }
 void Metrics::WatchClosed() { watch_streams_.Decrement(); }

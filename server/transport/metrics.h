@@ -1,8 +1,7 @@
 // Prometheus metrics of the service (prometheus-cpp): calls by service, method and code, their
 // latency, the database pools (the primary's, and each read replica's with its lag), database
-// errors, the schema version, and push (watch streams, events, notify lag, waiting claims). Scraped
-// over HTTP from
-// --metrics-listen.
+// errors, the schema version, push (watch streams, events, notify lag, waiting claims) and the
+// briefing scheduler. Scraped over HTTP from --metrics-listen.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +60,10 @@ class Metrics {
   // "briefing_changes") and how many. Thread-safe.
   void LifecycleBatch(absl::string_view job, bool ok, double seconds,
                       const std::map<std::string, int64_t>& removed);
+  // The briefing scheduler (schedule/briefing_scheduler.h). Thread-safe.
+  void ScheduleBatch(int created, int existed, int missed, double seconds, double lag_seconds);
+  void ScheduleFilled(int users);
+  void ScheduleUnschedulable(int users);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -109,6 +112,13 @@ class Metrics {
           .Name("firstsip_lifecycle_batch_duration_seconds")
           .Help("how long one batch of a lifecycle job held its locks (one statement)")
           .Register(*registry_);
+  prometheus::Counter& scheduled_;
+  prometheus::Counter& schedule_existed_;
+  prometheus::Counter& schedule_missed_;
+  prometheus::Gauge& schedule_lag_;
+  prometheus::Histogram& schedule_batch_;
+  prometheus::Counter& schedule_filled_;
+  prometheus::Counter& schedule_unschedulable_;
   std::mutex mutex_;
   // Cumulative counts already added to the counters, by pool or read target; guarded by mutex_.
   std::map<std::string, int64_t> counted_;

@@ -75,6 +75,34 @@ class CliTest : public testing::RunningServerTest {
   }
 };
 
+TEST_F(CliTest, UsersShowTheNextBriefingAndPauseAndResumeIt) {
+  google::protobuf::Struct user = Json({"users", "create", "--email=ada@example.com",
+                                        "--timezone=Asia/Kolkata", "--briefing-time=07:30"});
+  const std::string id = Field(user, "id");
+  const std::string next = Field(user, "next_briefing_time");
+  EXPECT_TRUE(absl::EndsWith(next, ":00:00Z") || absl::EndsWith(next, ":30:00Z")) << next;
+  EXPECT_EQ(Field(user, "briefings_paused"), "") << "false is left out of JSON";
+  testing::CommandResult table = Cli({"users", "get", id});
+  EXPECT_TRUE(absl::StrContains(table.output, "NEXT BRIEFING")) << table.output;
+  EXPECT_TRUE(absl::StrContains(table.output, next)) << table.output;
+
+  testing::CommandResult paused = Cli({"users", "update", id, "--paused=true"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.output;
+  EXPECT_FALSE(absl::StrContains(paused.output, next)) << "no next briefing while paused";
+  google::protobuf::Struct shown = Json({"users", "get", id});
+  EXPECT_TRUE(shown.fields().at("briefings_paused").bool_value());
+  EXPECT_EQ(Field(shown, "next_briefing_time"), "");
+  EXPECT_EQ(Field(shown, "preferred_briefing_time"), "07:30") << "only the masked field changed";
+
+  ASSERT_EQ(Cli({"users", "update", id, "--paused=false"}).exit_code, 0);
+  EXPECT_EQ(Field(Json({"users", "get", id}), "next_briefing_time"), next)
+      << "resumed: the next 07:30 from now";
+  google::protobuf::Struct quiet =
+      Json({"users", "create", "--email=quiet@example.com", "--paused=true"});
+  EXPECT_TRUE(quiet.fields().at("briefings_paused").bool_value());
+  EXPECT_EQ(Field(quiet, "next_briefing_time"), "");
+}
+
 TEST_F(CliTest, HealthPrintsServing) {
   testing::CommandResult text = Cli({"health"});
   EXPECT_EQ(text.exit_code, 0) << text.output;

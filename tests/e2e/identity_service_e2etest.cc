@@ -11,6 +11,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "crypto/key_ring.h"
 #include "db/blocking_connection.h"
 #include "firstsip/v1/identity.grpc.pb.h"
@@ -130,6 +132,32 @@ TEST_F(IdentityServiceTest, AnInvalidTimeZoneFallsBackToUtc) {
   v1::SignInRequest request = Request("sub-tz", "tz@example.com");
   request.set_timezone("Mars/Olympus");
   EXPECT_EQ(MustSignIn(request).user().timezone(), "UTC");
+}
+
+TEST_F(IdentityServiceTest, ASignInThatCreatesTheUserSchedulesItsFirstBriefing) {
+  auto next_of = [](const v1::User& user) {
+    return absl::FromUnixSeconds(user.next_briefing_time().seconds());
+  };
+  v1::SignInRequest request = Request("sub-next", "next@example.com");
+  request.set_timezone("Asia/Kathmandu");
+  const absl::Time before = absl::Now();
+  v1::SignInResponse created = MustSignIn(request);
+  ASSERT_TRUE(created.user_created());
+  ASSERT_TRUE(created.user().has_next_briefing_time());
+  const absl::Time first = next_of(created.user());
+  EXPECT_GT(first, before);
+  EXPECT_LE(first, before + absl::Hours(24));
+  EXPECT_EQ(absl::FormatTime("%H:%M:%S", first, absl::FixedTimeZone(5 * 3600 + 45 * 60)),
+            "06:00:00")
+      << "the default 06:00, in the user's +05:45";
+  EXPECT_FALSE(created.user().briefings_paused());
+  EXPECT_EQ(next_of(MustSignIn(request).user()), first) << "signing in again keeps it";
+
+  v1::SignInRequest martian = Request("sub-mars", "mars@example.com");
+  martian.set_timezone("Mars/Olympus");
+  EXPECT_EQ(absl::FormatTime("%H:%M:%S", next_of(MustSignIn(martian).user()), absl::UTCTimeZone()),
+            "06:00:00")
+      << "a zone it cannot take falls back to UTC's 06:00";
 }
 
 TEST_F(IdentityServiceTest, SigningInAgainUpdatesTokensKeepsEmptyOnesAndStampsTheLogin) {

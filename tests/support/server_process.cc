@@ -118,7 +118,11 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& dsn,
                                    "--shutdown-grace=5s", "--health-interval=100ms",
                                    // Off unless a test turns it on: the HTTP server's shutdown
                                    // adds up to 2 s (civetweb's socket timeout quantum).
-                                   "--metrics-listen="};
+                                   "--metrics-listen=",
+                                   // Off unless a test turns it on (--schedule-briefings=true):
+                                   // a test whose run crosses a user's briefing time (06:00 UTC
+                                   // by default) would find a briefing it did not create.
+                                   "--schedule-briefings=false"};
   std::unique_ptr<PgBouncer> bouncer;
   if (TestsGoThroughPgBouncer()) {
     absl::StatusOr<std::unique_ptr<PgBouncer>> started = PgBouncer::Start(dsn);

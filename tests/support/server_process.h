@@ -51,10 +51,11 @@ CommandResult RunServerCommand(const std::vector<std::string>& args,
 class ServerProcess {
  public:
   // Starts `firstsip-server serve --listen=127.0.0.1:0 --database-url=<dsn> extra_args...` and
-  // waits until it logs the port it serves on. Fails with its output if it exits first.
-  // ENCRYPTION_KEY is kTestEncryptionKey unless `environment` says otherwise. When
-  // TestsGoThroughPgBouncer(), the server reaches `dsn` through a PgBouncer of its own in
-  // transaction mode (--prepared-statements=false, --direct-database-url=<dsn>).
+  // waits until it logs the port it serves on. Metrics and the briefing scheduler are off
+  // unless `extra_args` turn them on (--metrics-listen=..., --schedule-briefings=true). Fails with
+  // its output if it exits first. ENCRYPTION_KEY is kTestEncryptionKey unless `environment` says
+  // otherwise. When TestsGoThroughPgBouncer(), the server reaches `dsn` through a PgBouncer of its
+  // own in transaction mode (--prepared-statements=false, --direct-database-url=<dsn>).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& dsn, const std::vector<std::string>& extra_args = {},
       const EnvironmentOverrides& environment = {});

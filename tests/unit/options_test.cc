@@ -170,5 +170,18 @@ TEST(ValidateOptions, LifecycleSettingsHaveTheirRanges) {
   }
 }
 
+TEST(ValidateOptions, SchedulingIsOnByDefaultAndItsLatenessBetweenAMinuteAndAWeek) {
+  Options options;
+  EXPECT_TRUE(options.schedule_briefings) << "every replica schedules unless told not to";
+  EXPECT_EQ(options.schedule_max_lateness, absl::Hours(6)) << "the contract's default";
+  ExpectDurationRange(&Options::schedule_max_lateness, "schedule-max-lateness",
+                      {absl::ZeroDuration(), absl::Seconds(59), -absl::Hours(1),
+                       absl::Hours(24 * 7) + absl::Seconds(1)},
+                      {absl::Minutes(1), absl::Hours(6), absl::Hours(24 * 7)});
+  options.schedule_briefings = false;
+  options.schedule_max_lateness = absl::ZeroDuration();
+  EXPECT_FALSE(ValidateOptions(options).ok()) << "checked even while scheduling is off";
+}
+
 }  // namespace
 }  // namespace firstsip::app

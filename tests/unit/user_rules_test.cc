@@ -24,6 +24,16 @@ TEST(PrepareNewUser, AppliesDefaults) {
   EXPECT_EQ(user->timezone, "UTC");
   EXPECT_EQ(user->preferred_briefing_time, "06:00");
   EXPECT_EQ(user->role, "user");
+  EXPECT_FALSE(user->briefings_paused);
+}
+
+TEST(PrepareNewUser, TakesBriefingsPausedAndIgnoresTheNextBriefingTime) {
+  v1::User input = ValidUser();
+  input.set_briefings_paused(true);
+  input.mutable_next_briefing_time()->set_seconds(1);  // output only: the service computes it
+  absl::StatusOr<NewUser> user = PrepareNewUser(input);
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_TRUE(user->briefings_paused);
 }
 
 TEST(PrepareNewUser, KeepsGivenValuesAndIgnoresOutputOnlyFields) {
@@ -76,6 +86,21 @@ TEST(PrepareUserPatch, SetsOnlyMaskedFields) {
   EXPECT_FALSE(patch->email.has_value());
   EXPECT_FALSE(patch->name.has_value());
   EXPECT_FALSE(patch->expected_revision.has_value());
+  EXPECT_FALSE(patch->briefings_paused.has_value());
+}
+
+TEST(PrepareUserPatch, PausesAndResumesBriefingsOnlyThroughTheMask) {
+  v1::User user = ValidUser();
+  user.set_briefings_paused(true);
+  absl::StatusOr<UserPatch> pause = PrepareUserPatch(user, Mask({"briefings_paused"}));
+  ASSERT_TRUE(pause.ok()) << pause.status();
+  EXPECT_EQ(pause->briefings_paused, true);
+  user.set_briefings_paused(false);
+  absl::StatusOr<UserPatch> resume = PrepareUserPatch(user, Mask({"briefings_paused"}));
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->briefings_paused, false) << "false in the mask resumes; it is not \"unset\"";
+  absl::Status output_only = PrepareUserPatch(user, Mask({"next_briefing_time"})).status();
+  EXPECT_EQ(output_only.code(), absl::StatusCode::kInvalidArgument) << output_only;
 }
 
 TEST(PrepareUserPatch, RejectsEmptyMasksUnknownPathsAndBadEtags) {

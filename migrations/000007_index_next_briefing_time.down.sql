@@ -1,0 +1,2 @@
+-- firstsip: no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS users_next_briefing_idx;
