@@ -47,23 +47,11 @@ constexpr db::Query kUpdateTokens{
 constexpr db::Lookup kFindTokens{
     "identities_find_tokens",
     "SELECT id, provider, provider_user_id, access_token, refresh_token,"
-    " (extract(epoch FROM token_expiry) * 1000000)::int8 AS token_expiry_us"
-    " FROM auth_identities WHERE id = ANY($1::int8[])"};
-
-// kGetTokens and the owner, for the audit line of a token read.
-constexpr db::Query kGetTokensWithOwner{
-    "identities_get_tokens_with_owner",
-    "SELECT provider, provider_user_id, access_token, refresh_token,"
     " (extract(epoch FROM token_expiry) * 1000000)::int8 AS token_expiry_us, user_id"
-    " FROM auth_identities WHERE id = $1"};
+    " FROM auth_identities WHERE id = ANY($1::int8[])"};
 
 constexpr db::Query kDeleteIdentity{"identities_delete",
                                     "DELETE FROM auth_identities WHERE id = $1"};
-
-// The tokens of kGetTokensWithOwner's row, decrypted; DATA_LOSS when a value fails
-// authentication.
-absl::StatusOr<v1::OAuthTokens> OpenTokens(const db::Result& result,
-                                           const crypto::TokenCipher& cipher);
 
 absl::Status IdentityNotFound(int64_t id) {
   return absl::NotFoundError(absl::StrCat("identity ", id, " not found"));
@@ -234,6 +222,15 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db
 }
 
 void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done) {
+  GetTokensWithOwner(id, call,
+                     [done = std::move(done)](absl::StatusOr<OwnedTokens> owned) mutable {
+                       if (!owned.ok()) return std::move(done)(owned.status());
+                       std::move(done)(std::move(owned->tokens));
+                     });
+}
+
+void IdentityStore::GetTokensWithOwner(int64_t id, const db::CallOptions& call,
+                                       Done<OwnedTokens> done) {
   primary_.Find(
       kFindTokens, absl::StrCat(id), call,
       [this, id, done = std::move(done)](absl::StatusOr<db::LookupRow> found) mutable {
@@ -243,7 +240,7 @@ void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::
         const int row = found->index;
         absl::string_view provider = result.Text(row, 1);
         absl::string_view provider_user_id = result.Text(row, 2);
-        v1::OAuthTokens tokens;
+        OwnedTokens owned;
         auto open = [&](int index, absl::string_view column, std::string* out) -> absl::Status {
           FIRSTSIP_ASSIGN_OR_RETURN(std::optional<std::string> sealed,
                                     result.OptionalBytes(row, index));
@@ -252,58 +249,24 @@ void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::
               *out, cipher_.Decrypt(*sealed, TokenContext(column, provider, provider_user_id)));
           return absl::OkStatus();
         };
-        if (absl::Status opened = open(3, kAccessTokenColumn, tokens.mutable_access_token());
+        if (absl::Status opened = open(3, kAccessTokenColumn, owned.tokens.mutable_access_token());
             !opened.ok()) {
           return std::move(done)(opened);
         }
-        if (absl::Status opened = open(4, kRefreshTokenColumn, tokens.mutable_refresh_token());
+        if (absl::Status opened =
+                open(4, kRefreshTokenColumn, owned.tokens.mutable_refresh_token());
             !opened.ok()) {
           return std::move(done)(opened);
         }
         absl::StatusOr<std::optional<int64_t>> expiry = result.OptionalInt64(row, 5);
         if (!expiry.ok()) return std::move(done)(expiry.status());
-        if (expiry->has_value()) SetTimestampMicros(**expiry, tokens.mutable_expiry());
-        std::move(done)(std::move(tokens));
+        if (expiry->has_value()) SetTimestampMicros(**expiry, owned.tokens.mutable_expiry());
+        absl::StatusOr<int64_t> user_id = result.Int64(row, 6);
+        if (!user_id.ok()) return std::move(done)(user_id.status());
+        owned.user_id = *user_id;
+        std::move(done)(std::move(owned));
       });
 }
-
-void IdentityStore::GetTokensWithOwner(int64_t id, const db::CallOptions& call,
-                                       Done<OwnedTokens> done) {
-  db::Params params;
-  params.Add(id);
-  primary_.Execute(kGetTokensWithOwner, std::move(params), call,
-                   [this, id, done = std::move(done)](absl::StatusOr<db::Result> result) mutable {
-                     if (!result.ok()) return std::move(done)(result.status());
-                     if (result->rows() == 0) return std::move(done)(IdentityNotFound(id));
-                     absl::StatusOr<v1::OAuthTokens> tokens = OpenTokens(*result, cipher_);
-                     if (!tokens.ok()) return std::move(done)(tokens.status());
-                     absl::StatusOr<int64_t> user_id = result->Int64(0, 5);
-                     if (!user_id.ok()) return std::move(done)(user_id.status());
-                     std::move(done)(OwnedTokens{*user_id, *std::move(tokens)});
-                   });
-}
-
-namespace {
-
-absl::StatusOr<v1::OAuthTokens> OpenTokens(const db::Result& result,
-                                           const crypto::TokenCipher& cipher) {
-  absl::string_view provider = result.Text(0, 0);
-  absl::string_view provider_user_id = result.Text(0, 1);
-  v1::OAuthTokens tokens;
-  for (const auto& [index, column, out] :
-       {std::tuple{2, kAccessTokenColumn, tokens.mutable_access_token()},
-        std::tuple{3, kRefreshTokenColumn, tokens.mutable_refresh_token()}}) {
-    FIRSTSIP_ASSIGN_OR_RETURN(std::optional<std::string> sealed, result.OptionalBytes(0, index));
-    if (!sealed.has_value()) continue;
-    FIRSTSIP_ASSIGN_OR_RETURN(
-        *out, cipher.Decrypt(*sealed, TokenContext(column, provider, provider_user_id)));
-  }
-  FIRSTSIP_ASSIGN_OR_RETURN(std::optional<int64_t> expiry, result.OptionalInt64(0, 4));
-  if (expiry.has_value()) SetTimestampMicros(*expiry, tokens.mutable_expiry());
-  return tokens;
-}
-
-}  // namespace
 
 void IdentityStore::Delete(int64_t id, const db::CallOptions& call, Done<bool> done) {
   db::Params params;

@@ -123,8 +123,8 @@ class IdentityStore {
                     Done<v1::AuthIdentity> done);
   // Decrypted tokens; DATA_LOSS when a stored value fails authentication.
   void GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done);
-  // GetTokens with the identity's user id, which the GetTokens RPC's audit line names. One
-  // statement, on the primary, as GetTokens.
+  // GetTokens with the identity's user id, which the GetTokens RPC's audit line names: the same
+  // lookup (identities_find_tokens, merged with the others of its batch), on the primary.
   void GetTokensWithOwner(int64_t id, const db::CallOptions& call, Done<OwnedTokens> done);
   // Removes the row, tokens and all.
   void Delete(int64_t id, const db::CallOptions& call, Done<bool> done);
