@@ -1,7 +1,6 @@
 #include "storage/identity_store.h"
 
 #include <memory>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

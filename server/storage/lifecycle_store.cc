@@ -33,6 +33,8 @@ constexpr db::Query kRemoveOldBriefings{
 // The user's columns between id and create_time_us.
 #define FIRSTSIP_NO_USER_COLUMNS \
   "NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::int8, NULL::int8, NULL::int8"
+// The user's last two columns (next_briefing_time_us, briefings_paused).
+#define FIRSTSIP_NO_SCHEDULE_COLUMNS "NULL::int8, NULL::bool"
 #define FIRSTSIP_NO_IDENTITY_COLUMNS                                                  \
   "NULL::int8 AS identity_id, NULL::int8 AS identity_user_id, NULL::text AS "         \
   "identity_provider, NULL::text AS identity_provider_user_id, NULL::int8 AS "        \
@@ -44,7 +46,8 @@ constexpr db::Query kRemoveOldBriefings{
   ", "                                                                                 \
   "(extract(epoch FROM b.create_time) * 1000000)::int8, "                              \
   "(extract(epoch FROM b.update_time) * 1000000)::int8, "                              \
-  "(extract(epoch FROM b.delete_time) * 1000000)::int8, " FIRSTSIP_NO_IDENTITY_COLUMNS \
+  "(extract(epoch FROM b.delete_time) * 1000000)::int8, " FIRSTSIP_NO_SCHEDULE_COLUMNS \
+  ", " FIRSTSIP_NO_IDENTITY_COLUMNS                                                    \
   ", "                                                                                 \
   "b.user_id, b.status, b.content, b.error_message, "                                  \
   "(extract(epoch FROM b.read_at) * 1000000)::int8 "                                   \
@@ -59,7 +62,7 @@ constexpr db::Query kExportUser{
     "FROM users u WHERE u.id = $1 "
     "UNION ALL "
     "SELECT 1, i.id, NULL, NULL, " FIRSTSIP_NO_USER_COLUMNS
-    ", NULL, NULL, NULL, " FIRSTSIP_IDENTITY_COLUMNS
+    ", NULL, NULL, NULL, " FIRSTSIP_NO_SCHEDULE_COLUMNS ", " FIRSTSIP_IDENTITY_COLUMNS
     ", NULL, NULL, NULL, NULL, NULL "
     "FROM auth_identities i WHERE i.user_id = $1 "
     "UNION ALL " FIRSTSIP_EXPORT_BRIEFINGS};

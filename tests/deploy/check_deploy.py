@@ -266,7 +266,7 @@ if policy_path:
     check(not verdicts.get((operator, "/firstsip.v1.IdentityService/GetTokens"), True),
           "operators never read tokens")
     check(all(verdicts.get((operator, m)) is False for m in ours
-              if not re.search(r"/(Get|List|Watch)[A-Za-z]*$", m) or m.endswith("/GetTokens")),
+              if not re.search(r"/(Get|List|Watch|Export)[A-Za-z]*$", m) or m.endswith("/GetTokens")),
           "operators only read")
     check(verdicts.get((worker, "/firstsip.v1.IdentityService/GetTokens")) is True and
           verdicts.get((worker, "/firstsip.v1.BriefingService/ClaimNextBriefing")) is True and

@@ -190,6 +190,8 @@ std::map<std::string, std::set<std::string>> ExpectedAccess() {
       {"/firstsip.v1.UserService/UpdateUser", {"web"}},
       {"/firstsip.v1.UserService/DeleteUser", {"web"}},
       {"/firstsip.v1.UserService/UndeleteUser", {"web"}},
+      {"/firstsip.v1.UserService/EraseUser", {"web"}},
+      {"/firstsip.v1.UserService/ExportUser", {"web", "operator"}},
       {"/firstsip.v1.IdentityService/SignIn", {"web"}},
       {"/firstsip.v1.IdentityService/GetIdentity", {"web", "operator"}},
       {"/firstsip.v1.IdentityService/ListIdentities", {"web", "worker", "operator"}},

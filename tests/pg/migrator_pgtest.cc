@@ -486,7 +486,7 @@ class GolangMigrate {
  private:
   // A file marked no-transaction one statement at a time, as golang-migrate's
   // x-multi-statement mode does (CREATE INDEX CONCURRENTLY refuses a multi-statement script).
-  absl::Status Run(const std::string& sql, bool no_transaction) {
+  absl::Status Run(absl::string_view sql, bool no_transaction) {
     if (!no_transaction) return connection_.ExecScript(sql);
     auto statements = SplitSqlStatements(sql);
     if (!statements.ok()) return statements.status();
