@@ -1,7 +1,8 @@
 // The safety net under announcements: every few seconds, while this process has watchers, it
 // asks which users' feeds moved recently and nudges their watchers, who read whatever they
-// have not seen, and which users were erased recently, whose watchers end (NOT_FOUND). A change whose writer died between its commit and its announcement (or whose
-// announcement failed) so reaches watchers within `interval`, not never.
+// have not seen, and which users were erased recently, whose watchers end (NOT_FOUND). A change
+// whose writer died between its commit and its announcement (or whose announcement failed) so
+// reaches watchers within `interval`, not never.
 #pragma once
 
 #include "absl/time/time.h"

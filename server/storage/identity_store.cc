@@ -221,11 +221,10 @@ void IdentityStore::UpdateTokens(int64_t id, const TokenUpdate& update, const db
 }
 
 void IdentityStore::GetTokens(int64_t id, const db::CallOptions& call, Done<v1::OAuthTokens> done) {
-  GetTokensWithOwner(id, call,
-                     [done = std::move(done)](absl::StatusOr<OwnedTokens> owned) mutable {
-                       if (!owned.ok()) return std::move(done)(owned.status());
-                       std::move(done)(std::move(owned->tokens));
-                     });
+  GetTokensWithOwner(id, call, [done = std::move(done)](absl::StatusOr<OwnedTokens> owned) mutable {
+    if (!owned.ok()) return std::move(done)(owned.status());
+    std::move(done)(std::move(owned->tokens));
+  });
 }
 
 void IdentityStore::GetTokensWithOwner(int64_t id, const db::CallOptions& call,

@@ -11,13 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "db/blocking_connection.h"
-#include "migrate/migration_set.h"
 #include "firstsip/v1/briefing.grpc.pb.h"
 #include "firstsip/v1/identity.grpc.pb.h"
 #include "firstsip/v1/user.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "migrate/migration_set.h"
 #include "support/running_server.h"
 
 namespace firstsip {
