@@ -302,13 +302,18 @@ void Service::StartPush() {
 void Service::StartBackgroundJobs() {
   pruner_ = std::make_unique<push::ChangePruner>(*change_store_, options_.change_retention);
   sweeper_ = std::make_unique<push::ChangeSweeper>(*change_store_, *feed_);
-  // Erasure after soft delete and briefing retention, on every replica (lifecycle_jobs.h).
+  // Erasure after soft delete and briefing retention, on every replica, on a connection of
+  // their own (lifecycle_jobs.h).
   lifecycle::JobOptions lifecycle_options;
   lifecycle_options.erase_deleted_after = options_.erase_deleted_after;
   lifecycle_options.briefing_retention = options_.briefing_retention;
   lifecycle_options.interval = options_.lifecycle_interval;
   lifecycle_jobs_ = std::make_unique<lifecycle::LifecycleJobs>(
-      *lifecycle_store_, lifecycle_options,
+      PrimaryPoolOptions(options_),
+      [announcer = announcer_.get()](std::string notice) {
+        announcer->Announce(std::move(notice));
+      },
+      lifecycle_options,
       [metrics = metrics_.get()](const std::string& job, bool ok, absl::Duration took,
                                  const std::map<std::string, int64_t>& removed) {
         metrics->LifecycleBatch(job, ok, absl::ToDoubleSeconds(took), removed);

@@ -29,13 +29,17 @@ absl::StatusOr<T> Wait(Start start) {
 
 }  // namespace
 
-LifecycleJobs::LifecycleJobs(storage::LifecycleStore& store, JobOptions options,
-                             BatchObserver observer)
-    : store_(store), options_(options), observer_(std::move(observer)) {
+LifecycleJobs::LifecycleJobs(const db::PoolOptions& pool, storage::AnnounceChange announce,
+                             JobOptions options, BatchObserver observer)
+    : options_(options), observer_(std::move(observer)) {
   if (options_.erase_deleted_after <= absl::ZeroDuration() &&
       options_.briefing_retention <= absl::ZeroDuration()) {
     return;
   }
+  db::PoolOptions one_connection = pool;
+  one_connection.size = 1;
+  pool_ = std::make_unique<db::Pool>(one_connection);
+  store_ = std::make_unique<storage::LifecycleStore>(*pool_, std::move(announce));
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "fs-lifecycle");
     Run();
@@ -51,6 +55,7 @@ void LifecycleJobs::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (pool_ != nullptr) pool_->Stop();
 }
 
 bool LifecycleJobs::Rest(absl::Duration how_long) {
@@ -71,8 +76,8 @@ void LifecycleJobs::EraseDeletedUsers() {
   while (true) {
     const absl::Time started = absl::Now();
     absl::StatusOr<int> batch = Wait<int>([&](const db::CallOptions& call, auto done) {
-      store_.EraseDeleted(started - options_.erase_deleted_after, options_.erase_batch, call,
-                          std::move(done));
+      store_->EraseDeleted(started - options_.erase_deleted_after, options_.erase_batch, call,
+                           std::move(done));
     });
     const absl::Duration took = absl::Now() - started;
     if (observer_) {
@@ -100,8 +105,8 @@ void LifecycleJobs::RemoveOldBriefings() {
     const absl::Time started = absl::Now();
     absl::StatusOr<storage::RemovedBriefings> batch =
         Wait<storage::RemovedBriefings>([&](const db::CallOptions& call, auto done) {
-          store_.RemoveOldBriefings(started - options_.briefing_retention, options_.retention_batch,
-                                    call, std::move(done));
+          store_->RemoveOldBriefings(started - options_.briefing_retention,
+                                     options_.retention_batch, call, std::move(done));
         });
     const absl::Duration took = absl::Now() - started;
     if (observer_) {

@@ -5,6 +5,11 @@
 // do the same work twice (each batch claims its rows with FOR UPDATE SKIP LOCKED), and no
 // batch waits for a lock: whatever someone holds is left for the next one.
 //
+// The jobs have a database connection of their own (a one-connection db::Pool, opened only when
+// a job is on): a batch statement takes tens of milliseconds, up to a second on a saturated
+// machine, and on the serving pool the calls pipelined behind it on its connection would wait
+// that long (docs/BENCHMARKS.md, "Personal data lifecycle", measured it in CreateBriefing's p99).
+//
 // Pacing: after each batch the job rests `rest_factor` times as long as the batch took, so it
 // takes at most 1 / (1 + rest_factor) of one database connection's time, and less when the
 // database is busy (batches take longer, rests grow with them). Retention rests longer than
@@ -15,11 +20,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/time/time.h"
+#include "db/pool.h"
 #include "storage/lifecycle_store.h"
 
 namespace firstsip::lifecycle {
@@ -47,13 +54,17 @@ using BatchObserver = std::function<void(const std::string& job, bool ok, absl::
 
 class LifecycleJobs {
  public:
-  // Starts the thread when either job is on; the first run is one interval away.
-  LifecycleJobs(storage::LifecycleStore& store, JobOptions options, BatchObserver observer);
+  // When either job is on, opens the jobs' connection (`pool` is the primary's pool
+  // configuration: its DSN and statement preparation, with one connection) and starts the
+  // thread; the first run is one interval away. `announce` hears each erasure's notice (the
+  // change feed, so the user's watches end).
+  LifecycleJobs(const db::PoolOptions& pool, storage::AnnounceChange announce, JobOptions options,
+                BatchObserver observer);
   ~LifecycleJobs();
   LifecycleJobs(const LifecycleJobs&) = delete;
   LifecycleJobs& operator=(const LifecycleJobs&) = delete;
 
-  // Joins the thread after the batch in flight (stop the jobs before the pool). Idempotent.
+  // Joins the thread after the batch in flight, then closes the jobs' connection. Idempotent.
   void Stop();
 
  private:
@@ -64,8 +75,9 @@ class LifecycleJobs {
   // Waits `how_long`, or less when stopping; true when stopping.
   bool Rest(absl::Duration how_long);
 
-  storage::LifecycleStore& store_;
   const JobOptions options_;
+  std::unique_ptr<db::Pool> pool_;  // null when no job is on
+  std::unique_ptr<storage::LifecycleStore> store_;
   const BatchObserver observer_;
   std::mutex mutex_;
   std::condition_variable wake_;
