@@ -248,7 +248,8 @@ TEST_F(LifecycleTest, EraseOfAUserWhoseRowsStayLockedIsAbortedAndChangesNothing)
 
 TEST_F(LifecycleTest, TheBatchTakesUsersDeletedBeforeTheHorizonAndLeavesBusyAndLiveOnes) {
   // 300 users deleted 40 days ago, each with a briefing and an identity; 5 deleted 10 days ago;
-  // 5 live; one of the old ones has a briefing a worker holds.
+  // 5 live; one of the old ones has a briefing a worker holds, another an identity a token
+  // refresh holds.
   Run("INSERT INTO users (email, delete_time) SELECT 'old' || g || '@example.com', "
       "  now() - interval '40 days' + g * interval '1 second' FROM generate_series(1, 300) g;"
       "INSERT INTO users (email, delete_time) SELECT 'recent' || g || '@example.com', "
@@ -264,6 +265,13 @@ TEST_F(LifecycleTest, TheBatchTakesUsersDeletedBeforeTheHorizonAndLeavesBusyAndL
                   ->ExecScript("BEGIN; SELECT 1 FROM briefings b JOIN users u ON u.id = b.user_id "
                                "WHERE u.email = 'old1@example.com' FOR UPDATE OF b")
                   .ok());
+  auto refresh = db::BlockingConnection::Open(database_->dsn());
+  ASSERT_TRUE(refresh.ok());
+  ASSERT_TRUE((*refresh)
+                  ->ExecScript("BEGIN; SELECT 1 FROM auth_identities i JOIN users u "
+                               "ON u.id = i.user_id WHERE u.email = 'old2@example.com' "
+                               "FOR UPDATE OF i")
+                  .ok());
   const absl::Time horizon = absl::Now() - absl::Hours(24 * 30);
   int total = 0;
   for (int round = 0; round < 10; ++round) {
@@ -273,18 +281,21 @@ TEST_F(LifecycleTest, TheBatchTakesUsersDeletedBeforeTheHorizonAndLeavesBusyAndL
     total += *batch;
     if (*batch == 0) break;
   }
-  EXPECT_EQ(total, 299);
-  EXPECT_EQ(static_cast<int>(notices_.size()), 299);
-  EXPECT_EQ(Count("SELECT count(*) FROM erased_users"), 299);
-  EXPECT_EQ(Count("SELECT count(*) FROM users"), 11) << "old1 (busy), 5 recent, 5 live";
-  EXPECT_EQ(Count("SELECT count(*) FROM users WHERE email = 'old1@example.com'"), 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM briefings"), 11);
-  EXPECT_EQ(Count("SELECT count(*) FROM auth_identities"), 11);
+  EXPECT_EQ(total, 298);
+  EXPECT_EQ(static_cast<int>(notices_.size()), 298);
+  EXPECT_EQ(Count("SELECT count(*) FROM erased_users"), 298);
+  EXPECT_EQ(Count("SELECT count(*) FROM users"), 12) << "old1, old2 (busy), 5 recent, 5 live";
+  EXPECT_EQ(Count("SELECT count(*) FROM users WHERE email IN ('old1@example.com', "
+                  "'old2@example.com')"),
+            2);
+  EXPECT_EQ(Count("SELECT count(*) FROM briefings"), 12);
+  EXPECT_EQ(Count("SELECT count(*) FROM auth_identities"), 12);
   ASSERT_TRUE((*worker)->ExecScript("COMMIT").ok());
+  ASSERT_TRUE((*refresh)->ExecScript("COMMIT").ok());
   absl::StatusOr<int> last = Wait<int>(
       [&](Done<int> done) { store_->EraseDeleted(horizon, 100, Soon(), std::move(done)); });
   ASSERT_TRUE(last.ok());
-  EXPECT_EQ(*last, 1) << "the busy one, once its worker let go";
+  EXPECT_EQ(*last, 2) << "the busy ones, once their worker and refresh let go";
 }
 
 TEST_F(LifecycleTest, RetentionRemovesExactlyTheBriefingsPastTheHorizonWithTheirChanges) {
