@@ -360,6 +360,14 @@ TEST_F(LifecycleTest, EveryLookupErasureMakesCanUseAnIndex) {
     for (int row = 0; row < plan->rows(); ++row) absl::StrAppend(&text, plan->Text(row, 0), "\n");
     EXPECT_EQ(text.find("Seq Scan"), std::string::npos) << text;
   }
+  // Retention removes a batch's change rows through their briefing ids, never by reading all
+  // the changes of the briefings' owners (a full scan of the primary key would not be a Seq Scan).
+  auto plan = sql_->Exec(
+      "EXPLAIN DELETE FROM briefing_changes WHERE briefing_id = ANY ('{1,2,3}'::bigint[])");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string text;
+  for (int row = 0; row < plan->rows(); ++row) absl::StrAppend(&text, plan->Text(row, 0), "\n");
+  EXPECT_NE(text.find("briefing_changes_briefing_id_idx"), std::string::npos) << text;
 }
 
 TEST_F(LifecycleTest, ExportReadsTheUserItsIdentitiesAndEveryBriefingOldestFirst) {
