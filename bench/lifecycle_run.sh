@@ -13,7 +13,10 @@
 #      duration_ms);
 #   2. the erase job: LIFECYCLE_DELETED soft-deleted users (5 briefings and an identity each)
 #      past --erase-deleted-after, erased by one server while firstsip-loadgen keeps
-#      CreateBriefing busy (8 in flight): users erased per second;
+#      CreateBriefing busy (8 in flight): users erased per second, in LIFECYCLE_JOB_ROUNDS
+#      rounds (median and spread). LIFECYCLE_JOB_AB=1 makes it an A/B of the newest migration:
+#      rounds alternate between the schema one migration back (A, `migrate down 1`) and the
+#      head (B), LIFECYCLE_JOB_ROUNDS each;
 #   3. retention: CreateBriefing's p50/p99 (firstsip-loadgen, 8 in flight, LIFECYCLE_SECONDS)
 #      without retention, then while --briefing-retention=2376h (99 days) removes the 1 %, then
 #      without again; how long the removal took, and what the BRIN index answers once nothing
@@ -23,7 +26,8 @@
 # raw output in $LIFECYCLE_BUILD_DIR/lifecycle-bench/.
 #
 # Settings: LIFECYCLE_BUILD_DIR=build (firstsip-server, firstsip, bench/firstsip-loadgen built
-# there), LIFECYCLE_BRIEFINGS=10000000, LIFECYCLE_DELETED=20000, LIFECYCLE_ERASES=10,
+# there), LIFECYCLE_STEPS=erase,job,retention (any of them), LIFECYCLE_BRIEFINGS=10000000,
+# LIFECYCLE_DELETED=20000, LIFECYCLE_JOB_ROUNDS=3, LIFECYCLE_JOB_AB=0, LIFECYCLE_ERASES=10,
 # LIFECYCLE_SECONDS=20, LIFECYCLE_PG_PORT=54359, LIFECYCLE_PORT=50091, LIFECYCLE_KEEP=0 (1: keep
 # the cluster and its data for another look).
 set -euo pipefail
@@ -32,6 +36,9 @@ cd "$(dirname "$0")/.."
 build=${LIFECYCLE_BUILD_DIR:-build}
 briefings=${LIFECYCLE_BRIEFINGS:-10000000}
 deleted=${LIFECYCLE_DELETED:-20000}
+steps=,${LIFECYCLE_STEPS:-erase,job,retention},
+job_rounds=${LIFECYCLE_JOB_ROUNDS:-3}
+job_ab=${LIFECYCLE_JOB_AB:-0}
 erases=${LIFECYCLE_ERASES:-10}
 seconds=${LIFECYCLE_SECONDS:-20}
 pg_port=${LIFECYCLE_PG_PORT:-54359}
@@ -121,8 +128,10 @@ create_briefings() {  # SECONDS OUT: firstsip-loadgen's CreateBriefing line
 }
 
 # --- 1. EraseUser of a user with 1 000 briefings ----------------------------------------------
-echo "erase: $erases users with 1000 briefings each" >&2
-psql -d bench <<SQL
+erase_summary=""
+if [[ $steps == *,erase,* ]]; then
+  echo "erase: $erases users with 1000 briefings each" >&2
+  psql -d bench <<SQL
 INSERT INTO users (email, name) SELECT 'erase' || i || '@bench.local', 'Erase ' || i
   FROM generate_series(1, $erases) i;
 INSERT INTO auth_identities (user_id, provider, provider_user_id, access_token, refresh_token)
@@ -137,21 +146,24 @@ INSERT INTO briefing_changes (user_id, change_seq, briefing_id, status, update_t
   FROM briefings b JOIN users u ON u.id = b.user_id WHERE u.email LIKE 'erase%';
 VACUUM (ANALYZE);
 SQL
-start_server "$out/erase.log" --erase-deleted-after=0
-for id in $(psql -d bench -c "SELECT id FROM users WHERE email LIKE 'erase%' ORDER BY id"); do
-  etag="r$(psql -d bench -c "SELECT revision FROM users WHERE id = $id")"
-  "$cli" --target="127.0.0.1:$port" users erase "$id" --etag="$etag" >/dev/null
-done
-stop_server
-erase_ms=$(grep '"EraseUser"\|EraseUser' "$out/erase.log" | grep -o '"duration_ms":[0-9.]*' |
-  cut -d: -f2 | sort -n)
-erase_left=$(psql -d bench -c "SELECT count(*) FROM briefings b JOIN erased_users e ON e.id = b.user_id")
-erase_summary=$(awk '{ v[NR] = $1; s += $1 } END { printf "median %.1f ms, max %.1f ms, mean %.1f ms over %d", v[int((NR + 1) / 2)], v[NR], s / NR, NR }' <<<"$erase_ms")
-echo "erase: $erase_summary (briefings left of erased users: $erase_left)" >&2
+  start_server "$out/erase.log" --erase-deleted-after=0
+  for id in $(psql -d bench -c "SELECT id FROM users WHERE email LIKE 'erase%' ORDER BY id"); do
+    etag="r$(psql -d bench -c "SELECT revision FROM users WHERE id = $id")"
+    "$cli" --target="127.0.0.1:$port" users erase "$id" --etag="$etag" >/dev/null
+  done
+  stop_server
+  erase_ms=$(grep '"EraseUser"\|EraseUser' "$out/erase.log" | grep -o '"duration_ms":[0-9.]*' |
+    cut -d: -f2 | sort -n)
+  erase_left=$(psql -d bench -c "SELECT count(*) FROM briefings b JOIN erased_users e ON e.id = b.user_id")
+  erase_summary=$(awk '{ v[NR] = $1; s += $1 } END { printf "median %.1f ms, max %.1f ms, mean %.1f ms over %d", v[int((NR + 1) / 2)], v[NR], s / NR, NR }' <<<"$erase_ms")
+  echo "erase: $erase_summary (briefings left of erased users: $erase_left)" >&2
+fi
 
 # --- 2. The erase job while serving -----------------------------------------------------------
-echo "erase job: $deleted soft-deleted users past the window, CreateBriefing at 8 in flight" >&2
-psql -d bench <<SQL
+# One round: LIFECYCLE_DELETED users soft-deleted 31 days ago, a server that erases them while
+# CreateBriefing runs at 8 in flight; appends "LABEL users/s seconds batches calls/s p50 p99".
+erase_job_round() {  # LABEL
+  psql -d bench <<SQL
 INSERT INTO users (email, delete_time) SELECT 'gone' || i || '@bench.local',
   now() - interval '31 days' - i * interval '1 second' FROM generate_series(1, $deleted) i;
 INSERT INTO auth_identities (user_id, provider, provider_user_id, access_token)
@@ -161,101 +173,127 @@ INSERT INTO briefings (user_id, status)
   WHERE u.delete_time IS NOT NULL;
 VACUUM (ANALYZE);
 SQL
-start_server "$out/erase-job.log" --lifecycle-interval=1s
-create_briefings $((seconds + 10)) "$out/erase-job-load.tsv" &
-load_pid=$!
-job_started=""
-job_finished=""
-for _ in $(seq 1 $(((seconds + 10) * 10))); do
-  left=$(psql -d bench -c "SELECT count(*) FROM users WHERE delete_time IS NOT NULL")
-  [ -z "$job_started" ] && [ "$left" -lt "$deleted" ] && job_started=$(now)
-  if [ "$left" -eq 0 ]; then job_finished=$(now); break; fi
-  sleep 0.1
-done
-wait "$load_pid"
-load_pid=""
-batches=$(metric 'firstsip_lifecycle_batches_total{job="erase_deleted_users",outcome="ok"}')
-stop_server
-[ -n "$job_finished" ] || { echo "lifecycle_run.sh: the erase job did not finish" >&2; exit 1; }
-job_seconds=$(elapsed "$job_started" "$job_finished")
-job_rate=$(awk -v n="$deleted" -v s="$job_seconds" 'BEGIN { printf "%.0f", n / s }')
-job_load=$(awk -F'\t' '{ printf "%s calls/s, p50 %.2f ms, p99 %.2f ms", $5, $6, $7 }' "$out/erase-job-load.tsv")
-echo "erase job: $deleted users in ${job_seconds}s = $job_rate users/s ($batches batches); CreateBriefing meanwhile: $job_load" >&2
+  start_server "$out/erase-job-$1.log" --lifecycle-interval=1s
+  # The job's first pass starts one --lifecycle-interval after the server starts its jobs,
+  # just before it listens.
+  local started finished="" left
+  started=$(awk -v t="$(now)" 'BEGIN { printf "%.3f", t + 1 }')
+  create_briefings $((seconds + 10)) "$out/erase-job-load.tsv" &
+  load_pid=$!
+  # Progress from the server's metrics page, not from PostgreSQL: a psql every 100 ms (a
+  # process, a backend, a query) cost the two cores enough to move CreateBriefing's p99.
+  for _ in $(seq 1 $(((seconds + 10) * 5))); do
+    if [ "$(metric 'firstsip_lifecycle_removed_total{what="users"}')" -ge "$deleted" ]; then
+      finished=$(now)
+      break
+    fi
+    sleep 0.2
+  done
+  wait "$load_pid"
+  load_pid=""
+  local batches
+  batches=$(metric 'firstsip_lifecycle_batches_total{job="erase_deleted_users",outcome="ok"}')
+  stop_server
+  [ -n "$finished" ] || { echo "lifecycle_run.sh: the erase job did not finish" >&2; exit 1; }
+  local took
+  took=$(elapsed "$started" "$finished")
+  awk -F'\t' -v label="$1" -v n="$deleted" -v s="$took" -v b="$batches" \
+    '{ printf "%s %.0f %s %s %s %.2f %.2f\n", label, n / s, s, b, $5, $6, $7 }' \
+    "$out/erase-job-load.tsv" | tee -a "$out/erase-job.txt" >&2
+}
+# "median (min-max)" of column COLUMN of the rounds labelled LABEL in erase-job.txt.
+job_stat() {  # LABEL COLUMN
+  awk -v label="$1" -v c="$2" '$1 == label { print $c }' "$out/erase-job.txt" | sort -g |
+    awk '{ v[NR] = $1 } END { printf "%s (%s-%s)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+job_line() {  # LABEL: the round's figures in words
+  echo "$(job_stat "$1" 2) users/s over $(awk -v l="$1" '$1 == l' "$out/erase-job.txt" | wc -l) rounds; CreateBriefing meanwhile $(job_stat "$1" 5) calls/s, p99 $(job_stat "$1" 7) ms"
+}
+if [[ $steps == *,job,* ]]; then
+  echo "erase job: $deleted soft-deleted users past the window, CreateBriefing at 8 in flight" >&2
+  : >"$out/erase-job.txt"
+  for round in $(seq 1 "$job_rounds"); do
+    if [ "$job_ab" = 1 ]; then
+      "$server" --database-url="$dsn" migrate down 1 >>"$out/migrate.log" 2>&1
+      erase_job_round A
+      "$server" --database-url="$dsn" migrate up >>"$out/migrate.log" 2>&1
+    fi
+    erase_job_round B
+  done
+fi
 
 # --- 3. Retention of 1 % of the briefings -----------------------------------------------------
-# CreateBriefing is measured in 2-second runs of firstsip-loadgen back to back: while the removal
-# goes on (from the server's start until nothing is past the horizon), and for as many runs
-# without retention before and after it. Each row gives the median and the worst run's p99.
-chunks() {  # OUT COUNT | OUT until-file: 2 s runs, COUNT of them or until the file exists
-  local out=$1 count=$2 i=0
-  : >"$out"
-  while :; do
-    "$loadgen" --target="127.0.0.1:$port" --rpc=create_briefing --concurrency=8 --seconds=2 \
-      --warmup=0.2 --users="$live_users" >>"$out"
-    i=$((i + 1))
-    if [[ "$count" =~ ^[0-9]+$ ]]; then [ "$i" -ge "$count" ] && break; else [ -e "$count" ] && break; fi
+ret_report=""
+if [[ $steps == *,retention,* ]]; then
+  # CreateBriefing is measured in 2-second runs of firstsip-loadgen back to back: while the removal
+  # goes on (from the server's start until nothing is past the horizon), and for as many runs
+  # without retention before and after it. Each row gives the median and the worst run's p99.
+  chunks() {  # OUT COUNT | OUT until-file: 2 s runs, COUNT of them or until the file exists
+    local out=$1 count=$2 i=0
+    : >"$out"
+    while :; do
+      "$loadgen" --target="127.0.0.1:$port" --rpc=create_briefing --concurrency=8 --seconds=2 \
+        --warmup=0.2 --users="$live_users" >>"$out"
+      i=$((i + 1))
+      if [[ "$count" =~ ^[0-9]+$ ]]; then [ "$i" -ge "$count" ] && break; else [ -e "$count" ] && break; fi
+    done
+  }
+  echo "retention: baseline, during the removal of $past briefings, baseline again" >&2
+  start_server "$out/baseline-1.log" --erase-deleted-after=0
+  chunks "$out/baseline-1.tsv" $((seconds / 2))
+  stop_server
+  rm -f "$out/retention.done"
+  start_server "$out/retention.log" --erase-deleted-after=0 --briefing-retention=2376h \
+    --lifecycle-interval=1s
+  chunks "$out/retention-load.tsv" "$out/retention.done" &
+  load_pid=$!
+  ret_started=$(now)
+  ret_finished=""
+  # Done when the server has removed as many as were past the horizon at the start (the
+  # metrics page, polled every 200 ms: see the erase job's loop for why not PostgreSQL).
+  for _ in $(seq 1 6000); do
+    if [ "$(metric 'firstsip_lifecycle_removed_total{what="briefings"}')" -ge "$past" ]; then
+      ret_finished=$(now)
+      horizon=$(psql -d bench -c "SELECT now() - interval '99 days'")
+      break
+    fi
+    sleep 0.2
   done
-}
-echo "retention: baseline, during the removal of $past briefings, baseline again" >&2
-start_server "$out/baseline-1.log" --erase-deleted-after=0
-chunks "$out/baseline-1.tsv" $((seconds / 2))
-stop_server
-rm -f "$out/retention.done"
-start_server "$out/retention.log" --erase-deleted-after=0 --briefing-retention=2376h \
-  --lifecycle-interval=1s
-chunks "$out/retention-load.tsv" "$out/retention.done" &
-load_pid=$!
-ret_started=$(now)
-ret_finished=""
-for _ in $(seq 1 6000); do
-  left=$(psql -d bench -c "SELECT count(*) FROM briefings WHERE create_time < now() - interval '99 days'")
-  if [ "$left" -eq 0 ]; then ret_finished=$(now); break; fi
-  sleep 0.1
-done
-touch "$out/retention.done"
-wait "$load_pid"
-load_pid=""
-removed=$(metric 'firstsip_lifecycle_removed_total{what="briefings"}')
-ret_batches=$(metric 'firstsip_lifecycle_batches_total{job="briefing_retention",outcome="ok"}')
-ret_batch_sum=$(metric 'firstsip_lifecycle_batch_duration_seconds_sum{job="briefing_retention"}')
-stop_server
-start_server "$out/baseline-2.log" --erase-deleted-after=0
-chunks "$out/baseline-2.tsv" $((seconds / 2))
-stop_server
-# What the index erasure needs (briefings_user_id_idx, migration 000009) costs CreateBriefing:
-# the same runs without it (dropped for good: this is the end of the run).
-psql -d bench -c "DROP INDEX briefings_user_id_idx"
-start_server "$out/no-index.log" --erase-deleted-after=0
-chunks "$out/no-index.tsv" $((seconds / 2))
-stop_server
-[ -n "$ret_finished" ] || { echo "lifecycle_run.sh: retention did not finish" >&2; exit 1; }
-# The server's first pass starts one --lifecycle-interval (1 s) after it starts listening.
-ret_seconds=$(elapsed "$ret_started" "$ret_finished")
-row() {  # NAME FILE: runs, calls/s (mean), p50 (median run), p99 (median run, worst run)
-  local runs rps p50 p99 worst
-  runs=$(wc -l <"$2")
-  rps=$(awk -F'\t' '{ s += $5 } END { printf "%.0f", s / NR }' "$2")
-  p50=$(cut -f6 "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-  p99=$(cut -f7 "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-  worst=$(cut -f7 "$2" | sort -g | tail -n 1)
-  printf '| %s | %s | %s | %.2f | %.2f | %.2f |\n' "$1" "$runs" "$rps" "$p50" "$p99" "$worst"
-}
-idle_plan=$(psql -d bench -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT b.id FROM briefings b WHERE b.create_time < now() - interval '99 days' LIMIT 500" |
-  tr '\n' ' ' | sed 's/  */ /g')
-idle_ms=$(psql -d bench -c "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM
-  firstsip_remove_old_briefings(now() - interval '99 days', 500)" |
-  grep -o '"Execution Time": [0-9.]*' | awk '{ print $3 }')
-
-cat <<MD
-Seeded: $live_users users, $briefings briefings (\`briefings\` $table_size, its BRIN index on
-\`create_time\` $brin_size), in ${seed_seconds} s; $past of them (1 %) created more than 99 days ago.
-
-- **EraseUser of a user with 1 000 briefings** (an identity with two tokens, 1 000 change-feed
-  rows): $erase_summary erasures, as the server's call log times them.
-- **Erase job while serving**: $deleted users soft-deleted 31 days ago (an identity and 5
-  briefings each) erased by one server in $job_seconds s: **$job_rate users/s** ($batches
-  batches of up to 500), while CreateBriefing ran at 8 in flight: $job_load.
+  touch "$out/retention.done"
+  wait "$load_pid"
+  load_pid=""
+  removed=$(metric 'firstsip_lifecycle_removed_total{what="briefings"}')
+  ret_batches=$(metric 'firstsip_lifecycle_batches_total{job="briefing_retention",outcome="ok"}')
+  ret_batch_sum=$(metric 'firstsip_lifecycle_batch_duration_seconds_sum{job="briefing_retention"}')
+  stop_server
+  start_server "$out/baseline-2.log" --erase-deleted-after=0
+  chunks "$out/baseline-2.tsv" $((seconds / 2))
+  stop_server
+  # What the index erasure needs (briefings_user_id_idx, migration 000009) costs CreateBriefing:
+  # the same runs without it (dropped for good: this is the end of the run).
+  psql -d bench -c "DROP INDEX briefings_user_id_idx"
+  start_server "$out/no-index.log" --erase-deleted-after=0
+  chunks "$out/no-index.tsv" $((seconds / 2))
+  stop_server
+  [ -n "$ret_finished" ] || { echo "lifecycle_run.sh: retention did not finish" >&2; exit 1; }
+  # The server's first pass starts one --lifecycle-interval (1 s) after it starts listening.
+  ret_seconds=$(elapsed "$ret_started" "$ret_finished")
+  row() {  # NAME FILE: runs, calls/s (mean), p50 (median run), p99 (median run, worst run)
+    local runs rps p50 p99 worst
+    runs=$(wc -l <"$2")
+    rps=$(awk -F'\t' '{ s += $5 } END { printf "%.0f", s / NR }' "$2")
+    p50=$(cut -f6 "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    p99=$(cut -f7 "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    worst=$(cut -f7 "$2" | sort -g | tail -n 1)
+    printf '| %s | %s | %s | %.2f | %.2f | %.2f |\n' "$1" "$runs" "$rps" "$p50" "$p99" "$worst"
+  }
+  idle_plan=$(psql -d bench -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
+    SELECT b.id FROM briefings b WHERE b.create_time < '$horizon' LIMIT 500" |
+    tr '\n' ' ' | sed 's/  */ /g')
+  idle_ms=$(psql -d bench -c "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM
+    firstsip_remove_old_briefings('$horizon', 500)" |
+    grep -o '"Execution Time": [0-9.]*' | awk '{ print $3 }')
+  ret_report=$(cat <<MD
 - **Retention of 1 % of $briefings briefings** (\`--briefing-retention=2376h\`): $removed
   briefings removed in $ret_seconds s from the server's start ($ret_batches batches of up to 100,
   $(awk -v s="$ret_batch_sum" -v n="$ret_batches" 'BEGIN { printf "%.1f", n ? 1000 * s / n : 0 }') ms each on
@@ -268,6 +306,34 @@ $(row "while retention removes 1 %" "$out/retention-load.tsv")
 $(row "without retention, again" "$out/baseline-2.tsv")
 $(row "without retention or briefings_user_id_idx" "$out/no-index.tsv")
 
-- Once nothing is past the horizon, one retention batch (the function, planned for the actual
-  horizon) takes $idle_ms ms: $idle_plan
+- Once nothing is past the horizon (the horizon when the removal ended), one retention batch
+  (the function, planned for the actual horizon) takes $idle_ms ms: $idle_plan
 MD
+)
+fi
+
+cat <<MD
+Seeded: $live_users users, $briefings briefings (\`briefings\` $table_size, its BRIN index on
+\`create_time\` $brin_size), in ${seed_seconds} s; $past of them (1 %) created more than 99 days ago.
+
+MD
+if [ -n "$erase_summary" ]; then
+  cat <<MD
+- **EraseUser of a user with 1 000 briefings** (an identity with two tokens, 1 000 change-feed
+  rows): $erase_summary erasures, as the server's call log times them.
+MD
+fi
+if [ -s "$out/erase-job.txt" ]; then
+  cat <<MD
+- **Erase job while serving**: $deleted users soft-deleted 31 days ago (an identity and 5
+  briefings each) erased by one server (batches of up to 500) while CreateBriefing ran at 8 in
+  flight, median (min-max): **$(job_line B)**.
+MD
+  if [ "$job_ab" = 1 ]; then
+    cat <<MD
+- A/B of the newest migration, rounds alternating: A (one migration back) $(job_line A);
+  B (head) $(job_line B).
+MD
+  fi
+fi
+[ -z "$ret_report" ] || echo "$ret_report"
