@@ -25,9 +25,17 @@ quiet_ctest() {
   return 1
 }
 
+# Each stage says how long the run has taken so far (CI's budget is 40 minutes on 2 cores).
+started=$SECONDS
+stage() { printf '== %s (at %dm%02ds)\n' "$1" $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)); }
+
 scripts/install-deps.sh
+stage "proto and migration gates"
 scripts/proto-check.sh
-scripts/build.sh -DFIRSTSIP_BUILD_TESTS=ON
+stage "build"
+# -g1: line tables (backtraces, perf), without the full debug information that costs the
+# compiler a good part of its time.
+scripts/build.sh -DFIRSTSIP_BUILD_TESTS=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
 # The client package installs and builds into a program outside this project.
 rm -rf "$build/install" "$build/example"
@@ -37,17 +45,20 @@ cmake --build "$build/example" >/dev/null
 echo "client example: built against the installed firstsip package"
 
 if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
+  stage "fuzz"
   tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
-  echo "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
+  stage "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
   # -O1 -g1 instead of -O2 -g: the sanitizers' reports keep their file:line (line tables), and
   # this build, the longest step of CI, takes about a third less.
   BUILD_DIR=build-asan scripts/build.sh -DFIRSTSIP_SANITIZE=ON -DFIRSTSIP_BUILD_BENCH=OFF \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
   ASAN_OPTIONS=detect_leaks=1 quiet_ctest build-asan
 
-  echo "ThreadSanitizer: the database engine's tests, push's threaded parts, the scheduler's alarm, the policy watcher"
-  cmake -S . -B build-tsan -DFIRSTSIP_TSAN=ON -DFIRSTSIP_BUILD_BENCH=OFF >/dev/null
+  stage "ThreadSanitizer: the database engine's tests, push's threaded parts, the scheduler's alarm, the policy watcher"
+  # -O1 -g1 for the reason the sanitized build above has them.
+  cmake -S . -B build-tsan -DFIRSTSIP_TSAN=ON -DFIRSTSIP_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
   cmake --build build-tsan -j"$(nproc)" --target pg_tests unit_tests >/dev/null
   # Not the tests that fill briefing content: protobuf's map_field.h gives MapFieldBase extra
   # members under ThreadSanitizer, while Debian's libprotobuf is built without it, so code of
@@ -58,4 +69,6 @@ if [ "${FIRSTSIP_SANITIZERS:-1}" != 0 ]; then
     -E 'ContentJson|ChangesCarryTheBriefing|LifecycleTest\.Export'
 fi
 
+stage "the suite"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
+stage "done"

@@ -19,10 +19,17 @@ fi
 
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iserver)
 absl_libs=$(pkg-config --libs absl_strings absl_status absl_statusor absl_time absl_str_format)
+# Each target compiles and links on its own, so they build side by side, one per core.
+jobs=$(nproc)
+throttle() {  # waits until fewer than $jobs background jobs run
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+}
 build() {  # name sources...
   local name=$1
   shift
-  clang++ "${flags[@]}" "$@" -o "$out/$name" $absl_libs -lcrypto
+  rm -f "$out/$name"
+  throttle
+  clang++ "${flags[@]}" "$@" -o "$out/$name" $absl_libs -lcrypto >"$out/$name.build.log" 2>&1 &
 }
 build page_token_fuzzer tests/fuzz/page_token_fuzzer.cc server/logic/page_token.cc \
   server/logic/bound_token.cc
@@ -31,22 +38,40 @@ build stored_value_fuzzer tests/fuzz/stored_value_fuzzer.cc server/crypto/token_
 build validators_fuzzer tests/fuzz/validators_fuzzer.cc server/logic/validators.cc
 build migration_name_fuzzer tests/fuzz/migration_name_fuzzer.cc server/migrate/migration_set.cc \
   server/migrate/sql_splitter.cc
+build authz_policy_fuzzer tests/fuzz/authz_policy_fuzzer.cc server/authz/policy.cc -lsimdjson \
+  $(pkg-config --libs protobuf)
 # The request parser needs our messages: generated here, so this script needs no CMake build.
 mkdir -p "$out/gen"
 protoc --proto_path=proto --cpp_out="$out/gen" proto/firstsip/v1/*.proto
-flags+=(-I"$out/gen")
 build request_parser_fuzzer tests/fuzz/request_parser_fuzzer.cc server/transport/request_parser.cc \
-  "$out"/gen/firstsip/v1/*.pb.cc $(pkg-config --libs protobuf grpc++)
-build authz_policy_fuzzer tests/fuzz/authz_policy_fuzzer.cc server/authz/policy.cc -lsimdjson \
-  $(pkg-config --libs protobuf)
+  -I"$out/gen" "$out"/gen/firstsip/v1/*.pb.cc $(pkg-config --libs protobuf grpc++)
+wait
+fuzzers=(page_token stored_value validators migration_name request_parser authz_policy)
+for fuzzer in "${fuzzers[@]}"; do
+  if [ ! -x "$out/${fuzzer}_fuzzer" ]; then
+    echo "fuzz $fuzzer: FAILED to build"
+    cat "$out/${fuzzer}_fuzzer.build.log"
+    exit 1
+  fi
+done
 
-status=0
-for fuzzer in page_token stored_value validators migration_name request_parser authz_policy; do
-  corpus=$out/corpus-$fuzzer
+# One fuzzer per core at a time; each reports when all are done.
+run() {  # fuzzer
+  local fuzzer=$1 corpus=$out/corpus-$1
   rm -rf "$corpus" && cp -r "tests/fuzz/corpus/$fuzzer" "$corpus"
-  if "$out/${fuzzer}_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
-      -artifact_prefix="$out/" \
-      "$corpus" >"$out/$fuzzer.log" 2>&1; then
+  local status=0
+  "$out/${fuzzer}_fuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
+    -artifact_prefix="$out/" "$corpus" >"$out/$fuzzer.log" 2>&1 || status=$?
+  echo "$status" >"$out/$fuzzer.status"
+}
+for fuzzer in "${fuzzers[@]}"; do
+  throttle
+  run "$fuzzer" &
+done
+wait
+status=0
+for fuzzer in "${fuzzers[@]}"; do
+  if [ "$(cat "$out/$fuzzer.status")" = 0 ]; then
     echo "fuzz $fuzzer: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$fuzzer.log" ||
       grep -oE '#[0-9]+\s+DONE' "$out/$fuzzer.log" | tail -n 1) no crash in ${seconds}s"
   else
