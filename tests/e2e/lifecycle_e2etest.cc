@@ -26,6 +26,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "support/metrics_scrape.h"
+#include "support/migrated_database.h"
 #include "support/running_server.h"
 
 namespace firstsip {
@@ -445,34 +446,29 @@ TEST_F(LifecycleTest, RetentionRemovesOldBriefingsAndAPageTokenIssuedBeforeStill
 // Two replicas erase 10,000 users deleted past --erase-deleted-after between them, each once;
 // a user deleted inside the window can still be undeleted and is kept.
 TEST(LifecycleJobTest, TwoServersEraseTenThousandDeletedUsersEachOnce) {
-  auto database = testing::TestDatabase::Create();
+  auto database = testing::MigratedDatabase::Create();
   ASSERT_TRUE(database.ok()) << database.status();
-  auto migrate =
-      testing::RunServerCommand({"--database-url=" + (*database)->dsn(), "migrate", "up"});
-  ASSERT_EQ(migrate.exit_code, 0) << migrate.output;
-  auto sql = db::BlockingConnection::Open((*database)->dsn());
-  ASSERT_TRUE(sql.ok());
-  ASSERT_TRUE(
-      (*sql)
-          ->ExecScript("INSERT INTO users (email, delete_time) SELECT 'gone' || g || "
-                       "'@example.com', now() - interval '31 days' - g * interval '1 second' "
-                       "FROM generate_series(1, 10000) g;"
-                       "INSERT INTO briefings (user_id) SELECT id FROM users;"
-                       "INSERT INTO auth_identities (user_id, provider, provider_user_id) "
-                       "  SELECT id, 'google', 'sub-' || id FROM users;"
-                       "INSERT INTO users (email, delete_time) VALUES "
-                       "  ('kept@example.com', now() - interval '29 days');"
-                       "INSERT INTO users (email) VALUES ('live@example.com');")
-          .ok());
+  const std::string dsn = database->database->dsn();
+  db::BlockingConnection& sql = *database->connection;
+  ASSERT_TRUE(sql.ExecScript("INSERT INTO users (email, delete_time) SELECT 'gone' || g || "
+                             "'@example.com', now() - interval '31 days' - g * interval '1 second' "
+                             "FROM generate_series(1, 10000) g;"
+                             "INSERT INTO briefings (user_id) SELECT id FROM users;"
+                             "INSERT INTO auth_identities (user_id, provider, provider_user_id) "
+                             "  SELECT id, 'google', 'sub-' || id FROM users;"
+                             "INSERT INTO users (email, delete_time) VALUES "
+                             "  ('kept@example.com', now() - interval '29 days');"
+                             "INSERT INTO users (email) VALUES ('live@example.com');")
+                  .ok());
   const std::vector<std::string> flags = {"--lifecycle-interval=200ms",
                                           "--metrics-listen=127.0.0.1:0"};
-  auto first = testing::ServerProcess::Start((*database)->dsn(), flags);
+  auto first = testing::ServerProcess::Start(dsn, flags);
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second = testing::ServerProcess::Start((*database)->dsn(), flags);
+  auto second = testing::ServerProcess::Start(dsn, flags);
   ASSERT_TRUE(second.ok()) << second.status();
   const absl::Time started = absl::Now();
   auto remaining = [&] {
-    auto result = (*sql)->Exec("SELECT count(*) FROM users WHERE delete_time IS NOT NULL");
+    auto result = sql.Exec("SELECT count(*) FROM users WHERE delete_time IS NOT NULL");
     return result.ok() ? *result->Int64(0, 0) : -1;
   };
   while (remaining() > 1 && absl::Now() - started < absl::Seconds(60)) {
@@ -493,17 +489,17 @@ TEST(LifecycleJobTest, TwoServersEraseTenThousandDeletedUsersEachOnce) {
     erased += std::max(mine, 0.0);
   }
   EXPECT_EQ(erased, 10000);
-  auto tombstones = (*sql)->Exec("SELECT count(*) FROM erased_users");
+  auto tombstones = sql.Exec("SELECT count(*) FROM erased_users");
   ASSERT_TRUE(tombstones.ok());
   EXPECT_EQ(*tombstones->Int64(0, 0), 10000);
-  auto orphans = (*sql)->Exec(
-      "SELECT (SELECT count(*) FROM briefings) + (SELECT count(*) FROM auth_identities)");
+  auto orphans =
+      sql.Exec("SELECT (SELECT count(*) FROM briefings) + (SELECT count(*) FROM auth_identities)");
   EXPECT_EQ(*orphans->Int64(0, 0), 0);
 
   // Inside the window, undelete still works, and the user stays.
   auto channel = grpc::CreateChannel((*first)->target(), grpc::InsecureChannelCredentials());
   auto users = v1::UserService::NewStub(channel);
-  auto kept_id = (*sql)->Exec("SELECT id FROM users WHERE email = 'kept@example.com'");
+  auto kept_id = sql.Exec("SELECT id FROM users WHERE email = 'kept@example.com'");
   ASSERT_TRUE(kept_id.ok());
   ASSERT_EQ(kept_id->rows(), 1);
   v1::UndeleteUserRequest undelete;
@@ -512,7 +508,7 @@ TEST(LifecycleJobTest, TwoServersEraseTenThousandDeletedUsersEachOnce) {
   grpc::ClientContext context;
   ASSERT_TRUE(users->UndeleteUser(&context, undelete, &kept).ok());
   absl::SleepFor(absl::Milliseconds(600));  // a few more rounds of the job
-  auto live = (*sql)->Exec("SELECT count(*) FROM users WHERE delete_time IS NULL");
+  auto live = sql.Exec("SELECT count(*) FROM users WHERE delete_time IS NULL");
   EXPECT_EQ(*live->Int64(0, 0), 2);
   EXPECT_EQ((*first)->Stop(SIGTERM), 0);
   EXPECT_EQ((*second)->Stop(SIGTERM), 0);

@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "support/metrics_scrape.h"
+#include "support/migrated_database.h"
 #include "support/server_process.h"
 #include "support/test_database.h"
 
@@ -36,15 +37,10 @@ constexpr char kServing[] = "serving on";
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto database = testing::TestDatabase::Create();
-    ASSERT_TRUE(database.ok()) << database.status();
-    database_ = std::move(*database);
-    testing::CommandResult migrated =
-        testing::RunServerCommand({"--database-url=" + database_->dsn(), "migrate", "up"});
-    ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
-    auto connection = db::BlockingConnection::Open(database_->dsn());
-    ASSERT_TRUE(connection.ok()) << connection.status();
-    connection_ = std::move(*connection);
+    auto migrated = testing::MigratedDatabase::Create();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    database_ = std::move(migrated->database);
+    connection_ = std::move(migrated->connection);
   }
 
   // A server that schedules briefings (the test support turns the scheduler off by default).

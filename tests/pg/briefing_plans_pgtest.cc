@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "db/blocking_connection.h"
 #include "gtest/gtest.h"
-#include "migrate/migrator.h"
 #include "storage/briefing_store.h"
+#include "support/migrated_database.h"
 #include "support/test_database.h"
 
 namespace firstsip::storage {
@@ -17,15 +17,10 @@ namespace {
 class BriefingPlansTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto database = testing::TestDatabase::Create();
-    ASSERT_TRUE(database.ok()) << database.status();
-    database_ = std::move(*database);
-    auto connection = db::BlockingConnection::Open(database_->dsn());
-    ASSERT_TRUE(connection.ok());
-    connection_ = std::move(*connection);
-    auto set = migrate::MigrationSet::Embedded();
-    migrate::Migrator migrator(*connection_, *set, absl::Seconds(5));
-    ASSERT_TRUE(migrator.Up().ok());
+    auto migrated = testing::MigratedDatabase::Create();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    database_ = std::move(migrated->database);
+    connection_ = std::move(migrated->connection);
     // 200 users with 100 briefings each, mostly completed: the shape of a real table.
     ASSERT_TRUE(connection_
                     ->ExecScript("INSERT INTO users (email) SELECT 'u' || i || '@example.com' "

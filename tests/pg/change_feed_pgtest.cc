@@ -16,12 +16,12 @@
 #include "db/notification_listener.h"
 #include "db/pool.h"
 #include "gtest/gtest.h"
-#include "migrate/migrator.h"
 #include "push/change_announcer.h"
 #include "push/change_feed.h"
 #include "push/change_sweeper.h"
 #include "storage/briefing_store.h"
 #include "storage/change_store.h"
+#include "support/migrated_database.h"
 #include "support/test_database.h"
 
 namespace firstsip::storage {
@@ -40,16 +40,10 @@ db::CallOptions Soon() { return db::CallOptions::WithDeadline(absl::Now() + absl
 class ChangeFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto database = testing::TestDatabase::Create();
-    ASSERT_TRUE(database.ok()) << database.status();
-    database_ = std::move(*database);
-    auto connection = db::BlockingConnection::Open(database_->dsn());
-    ASSERT_TRUE(connection.ok());
-    connection_ = std::move(*connection);
-    auto set = migrate::MigrationSet::Embedded();
-    ASSERT_TRUE(set.ok());
-    migrate::Migrator migrator(*connection_, *set, absl::Seconds(5));
-    ASSERT_TRUE(migrator.Up().ok());
+    auto migrated = testing::MigratedDatabase::Create();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    database_ = std::move(migrated->database);
+    connection_ = std::move(migrated->connection);
     ASSERT_TRUE(
         connection_->ExecScript("INSERT INTO users (email) VALUES ('ada@example.com')").ok());
   }

@@ -15,8 +15,8 @@
 #include "db/blocking_connection.h"
 #include "db/pool.h"
 #include "gtest/gtest.h"
-#include "migrate/migrator.h"
 #include "storage/lifecycle_store.h"
+#include "support/migrated_database.h"
 #include "support/test_database.h"
 
 namespace firstsip::storage {
@@ -38,16 +38,10 @@ constexpr int64_t kAda = 987654321;
 class LifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto database = testing::TestDatabase::Create();
-    ASSERT_TRUE(database.ok()) << database.status();
-    database_ = std::move(*database);
-    auto connection = db::BlockingConnection::Open(database_->dsn());
-    ASSERT_TRUE(connection.ok());
-    sql_ = std::move(*connection);
-    auto set = migrate::MigrationSet::Embedded();
-    ASSERT_TRUE(set.ok());
-    migrate::Migrator migrator(*sql_, *set, absl::Seconds(5));
-    ASSERT_TRUE(migrator.Up().ok());
+    auto migrated = testing::MigratedDatabase::Create();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    database_ = std::move(migrated->database);
+    sql_ = std::move(migrated->connection);
     db::PoolOptions options;
     options.dsn = database_->dsn();
     options.size = 2;

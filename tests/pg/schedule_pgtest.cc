@@ -18,11 +18,11 @@
 #include "db/pool.h"
 #include "db/sql_error.h"
 #include "gtest/gtest.h"
-#include "migrate/migrator.h"
 #include "schedule/briefing_scheduler.h"
 #include "storage/briefing_store.h"
 #include "storage/schedule_store.h"
 #include "storage/user_store.h"
+#include "support/migrated_database.h"
 #include "support/test_database.h"
 
 namespace firstsip::storage {
@@ -43,16 +43,10 @@ constexpr absl::Duration kLateness = absl::Hours(6);
 class ScheduleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto database = testing::TestDatabase::Create();
-    ASSERT_TRUE(database.ok()) << database.status();
-    database_ = std::move(*database);
-    auto connection = db::BlockingConnection::Open(database_->dsn());
-    ASSERT_TRUE(connection.ok());
-    connection_ = std::move(*connection);
-    auto set = migrate::MigrationSet::Embedded();
-    ASSERT_TRUE(set.ok());
-    migrate::Migrator migrator(*connection_, *set, absl::Seconds(5));
-    ASSERT_TRUE(migrator.Up().ok());
+    auto migrated = testing::MigratedDatabase::Create();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    database_ = std::move(migrated->database);
+    connection_ = std::move(migrated->connection);
     db::PoolOptions options;
     options.dsn = database_->dsn();
     options.size = 4;
