@@ -8,7 +8,8 @@
 // The jobs have a database connection of their own (a one-connection db::Pool, opened only when
 // a job is on): a batch statement takes tens of milliseconds, up to a second on a saturated
 // machine, and on the serving pool the calls pipelined behind it on its connection would wait
-// that long (docs/BENCHMARKS.md, "Personal data lifecycle", measured it in CreateBriefing's p99).
+// that long (the erase job, for its part, ran at half its rate there: docs/BENCHMARKS.md,
+// "Personal data lifecycle").
 //
 // Pacing: after each batch the job rests `rest_factor` times as long as the batch took, so it
 // takes at most 1 / (1 + rest_factor) of one database connection's time, and less when the
